@@ -1,0 +1,99 @@
+"""What a broker (and a given account at it) can do, as types rather than strings.
+
+``Capabilities.check_order`` is the one gate every adapter calls before sending an
+order: anything the broker has no route for fails here with ``NotSupportedError``,
+so nothing unsupported ever reaches the wire.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from brokerlink.core.enums import AssetType, OrderSide, OrderType, TimeInForce
+from brokerlink.core.errors import NotSupportedError
+from brokerlink.core.models import OrderModify, OrderRequest
+
+
+class ModifyStyle(StrEnum):
+    """How a broker changes an open order."""
+
+    NATIVE = "native"
+    """The order keeps its id (Tradier's PUT)."""
+    CANCEL_REPLACE = "cancel_replace"
+    """A new order replaces the old one, with a new id (Alpaca's PATCH)."""
+    NONE = "none"
+
+
+class Capabilities(BaseModel):
+    """A frozen description of one broker's (or account's) trading surface."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    asset_types: frozenset[AssetType]
+    order_types: frozenset[OrderType]
+    time_in_force: frozenset[TimeInForce]
+    fractional_shares: bool = False
+    fractional_order_types: frozenset[OrderType] = frozenset({OrderType.MARKET})
+    short_selling: bool = False
+    extended_hours: bool = False
+    options: bool = False
+    options_level: int = 0
+    multi_leg: bool = False
+    modify: ModifyStyle = ModifyStyle.CANCEL_REPLACE
+    streaming: bool = False
+    order_preview: bool = False
+    client_order_ids: bool = False
+    quotes: bool = True
+    option_quotes: bool = False
+    transactions: bool = True
+
+    def check_order(self, order: OrderRequest, *, broker: str) -> None:
+        """Refuse, before any I/O, an order this broker cannot take.
+
+        Raises ``NotSupportedError`` naming the unsupported feature.
+        """
+        asset = order.asset_type
+        if asset not in self.asset_types:
+            raise NotSupportedError(f"{broker} does not trade {asset.value} here",
+                                    broker=broker)
+        if asset is AssetType.OPTION and not self.options:
+            raise NotSupportedError(f"{broker} does not take option orders", broker=broker)
+        if order.order_type not in self.order_types:
+            raise NotSupportedError(
+                f"{broker} does not take {order.order_type.value} orders; it takes "
+                f"{_names(self.order_types)}", broker=broker)
+        if order.time_in_force not in self.time_in_force:
+            raise NotSupportedError(
+                f"{broker} does not take time_in_force {order.time_in_force.value}; it takes "
+                f"{_names(self.time_in_force)}", broker=broker)
+        if order.quantity != order.quantity.to_integral_value():
+            if not self.fractional_shares:
+                raise NotSupportedError(f"{broker} does not take fractional quantities",
+                                        broker=broker)
+            if order.order_type not in self.fractional_order_types:
+                raise NotSupportedError(
+                    f"{broker} takes fractional quantities only on "
+                    f"{_names(self.fractional_order_types)} orders", broker=broker)
+        if order.side in (OrderSide.SELL_SHORT,) and not self.short_selling:
+            raise NotSupportedError(f"{broker} does not allow short selling here",
+                                    broker=broker)
+        if order.extended_hours and not self.extended_hours:
+            raise NotSupportedError(f"{broker} does not take extended-hours orders",
+                                    broker=broker)
+
+    def check_modify(self, change: OrderModify, *, broker: str) -> None:
+        """Refuse a change this broker cannot make. Raises ``NotSupportedError``."""
+        if self.modify is ModifyStyle.NONE:
+            raise NotSupportedError(
+                f"{broker} cannot change an open order; cancel it and place a new one",
+                broker=broker)
+        if change.time_in_force is not None and change.time_in_force not in self.time_in_force:
+            raise NotSupportedError(
+                f"{broker} does not take time_in_force {change.time_in_force.value}",
+                broker=broker)
+
+
+def _names(values: frozenset[OrderType] | frozenset[TimeInForce]) -> str:
+    return ", ".join(sorted(v.value for v in values))
