@@ -86,7 +86,9 @@ class InvalidOrderError(BrokerError):
 
     recovery = Recovery.FIX_REQUEST
 
-    def __init__(self, message: str, *, field: str | None = None, **context: Unpack[ErrorContext]) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, **context: Unpack[ErrorContext]
+    ) -> None:
         super().__init__(message, **context)
         self.field = field
 
@@ -112,7 +114,9 @@ class InsufficientFundsError(BrokerError):
 class SymbolNotFoundError(BrokerError):
     recovery = Recovery.FIX_REQUEST
 
-    def __init__(self, message: str, *, symbol: str | None = None, **context: Unpack[ErrorContext]) -> None:
+    def __init__(
+        self, message: str, *, symbol: str | None = None, **context: Unpack[ErrorContext]
+    ) -> None:
         super().__init__(message, **context)
         self.symbol = symbol
 
@@ -138,7 +142,9 @@ class NotSupportedError(BrokerError):
 class OrderNotFoundError(BrokerError):
     recovery = Recovery.FIX_REQUEST
 
-    def __init__(self, message: str, *, order_id: str | None = None, **context: Unpack[ErrorContext]) -> None:
+    def __init__(
+        self, message: str, *, order_id: str | None = None, **context: Unpack[ErrorContext]
+    ) -> None:
         super().__init__(message, **context)
         self.order_id = order_id
 
@@ -225,7 +231,9 @@ class ManualInteractionRequiredError(AuthError):
 
     recovery = Recovery.USER_ACTION
 
-    def __init__(self, message: str, *, challenge: str | None = None, **context: Unpack[ErrorContext]) -> None:
+    def __init__(
+        self, message: str, *, challenge: str | None = None, **context: Unpack[ErrorContext]
+    ) -> None:
         super().__init__(message, **context)
         self.challenge = challenge
 
@@ -235,8 +243,8 @@ __all__ = [
     "BrokerConnectionError",
     "BrokerError",
     "BrokerUnavailableError",
-    "ErrorContext",
     "DuplicateOrderError",
+    "ErrorContext",
     "InsufficientFundsError",
     "InvalidOrderError",
     "ManualInteractionRequiredError",

@@ -36,7 +36,8 @@ class OptionContract:
     def __post_init__(self) -> None:
         if not _ROOT.fullmatch(self.root):
             raise InvalidOrderError(
-                f"option root {self.root!r} must be 1-6 upper-case letters or digits, with an optional class suffix such as BF.B",
+                f"option root {self.root!r} must be 1-6 upper-case letters or digits, with "
+                "an optional class suffix such as BF.B",
                 field="symbol",
             )
         if self.strike <= 0 or self.strike > _MAX_STRIKE:

@@ -1,0 +1,43 @@
+"""``brokerlink.errors``: the public home of the error taxonomy (defined in core)."""
+
+from brokerlink.core.errors import (
+    AuthError,
+    BrokerConnectionError,
+    BrokerError,
+    BrokerUnavailableError,
+    DuplicateOrderError,
+    ErrorContext,
+    InsufficientFundsError,
+    InvalidOrderError,
+    ManualInteractionRequiredError,
+    MarketClosedError,
+    NotSupportedError,
+    OrderNotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ReauthRequiredError,
+    Recovery,
+    RequestTimeoutError,
+    SymbolNotFoundError,
+)
+
+__all__ = [
+    "AuthError",
+    "BrokerConnectionError",
+    "BrokerError",
+    "BrokerUnavailableError",
+    "DuplicateOrderError",
+    "ErrorContext",
+    "InsufficientFundsError",
+    "InvalidOrderError",
+    "ManualInteractionRequiredError",
+    "MarketClosedError",
+    "NotSupportedError",
+    "OrderNotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReauthRequiredError",
+    "Recovery",
+    "RequestTimeoutError",
+    "SymbolNotFoundError",
+]

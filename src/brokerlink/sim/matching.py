@@ -1,0 +1,78 @@
+"""When a working order trades, and at what price: pure rules, no state.
+
+Marketable buys take the ask and sells the bid, so a limit order gets price
+improvement when the market is through its limit. Stops trigger on the last trade
+price crossing the stop; a triggered stop becomes a market order, a triggered
+stop-limit a limit order. Trailing stops ratchet their reference price with the
+market and never loosen.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from brokerlink.core.enums import OrderType
+from brokerlink.sim.orders import WorkingOrder
+from brokerlink.sim.prices import SimQuote
+
+
+def update_trigger(order: WorkingOrder, last: Decimal) -> None:
+    """Ratchet a trailing stop's reference and trigger stops whose price was crossed."""
+    if order.triggered:
+        return
+    if order.order_type is OrderType.TRAILING_STOP:
+        if order.trail_reference is None:
+            order.trail_reference = last
+        elif order.side.is_buy:
+            order.trail_reference = min(order.trail_reference, last)
+        else:
+            order.trail_reference = max(order.trail_reference, last)
+    stop = order.effective_stop()
+    if stop is None:
+        return
+    if (order.side.is_buy and last >= stop) or (not order.side.is_buy and last <= stop):
+        order.triggered = True
+
+
+def acts_as(order: WorkingOrder) -> OrderType | None:
+    """What the order trades as right now: market, limit, or None (a stop not triggered)."""
+    kind = order.order_type
+    if kind is OrderType.MARKET:
+        return OrderType.MARKET
+    if kind is OrderType.LIMIT:
+        return OrderType.LIMIT
+    if not order.triggered:
+        return None
+    return OrderType.LIMIT if kind is OrderType.STOP_LIMIT else OrderType.MARKET
+
+
+def execution_price(order: WorkingOrder, quote: SimQuote) -> Decimal | None:
+    """The price the order trades at against ``quote`` now, or None if it does not trade."""
+    behaviour = acts_as(order)
+    if behaviour is None:
+        return None
+    touch = quote.ask if order.side.is_buy else quote.bid
+    if behaviour is OrderType.MARKET:
+        return touch
+    limit = order.limit_price
+    assert limit is not None  # noqa: S101  (limit orders are validated to carry one)
+    if order.side.is_buy:
+        return touch if touch <= limit else None
+    return touch if touch >= limit else None
+
+
+def auction_price(order: WorkingOrder, print_price: Decimal) -> Decimal | None:
+    """The price an opening or closing auction order trades at, or None if its limit
+    is not met at the auction print."""
+    if order.order_type is OrderType.MARKET:
+        return print_price
+    limit = order.limit_price
+    assert limit is not None  # noqa: S101
+    if order.side.is_buy:
+        return print_price if print_price <= limit else None
+    return print_price if print_price >= limit else None
+
+
+def available_liquidity(order: WorkingOrder, quote: SimQuote) -> Decimal:
+    """Size available at the touch for this order's side."""
+    return quote.ask_size if order.side.is_buy else quote.bid_size

@@ -1,0 +1,36 @@
+"""What the contract suite needs from an implementation besides ``BrokerInterface``:
+a way to move the market (set a price, advance time, close the session), which the
+paper broker does on its engine and an adapter does through its emulator's admin API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from brokerlink.core.interface import BrokerInterface
+
+UNKNOWN_SYMBOL = "ZZZQX"
+
+
+class MarketControl(Protocol):
+    async def set_price(self, symbol: str, price: Decimal) -> None: ...
+
+    async def advance(self, delta: timedelta) -> None: ...
+
+    async def close_market(self) -> None:
+        """Move the clock to a time when no session (regular or extended) is open."""
+
+    async def option_symbol(self, underlying: str) -> str:
+        """A listed, unexpired OCC option symbol on ``underlying``."""
+
+
+@dataclass
+class Harness:
+    name: str
+    broker: BrokerInterface
+    market: MarketControl
+    rejects_when_closed: bool = True
+    """True where the broker refuses orders while closed (paper); False where it
+    queues them for the open (most real brokers)."""

@@ -1,0 +1,38 @@
+"""The paper broker's contract harness: market control straight on the engine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from brokerlink.adapters.paper import PaperBroker
+from brokerlink.sim.engine import SimEngine
+
+
+class EngineMarket:
+    def __init__(self, engine: SimEngine) -> None:
+        self.engine = engine
+
+    async def set_price(self, symbol: str, price: Decimal) -> None:
+        self.engine.set_price(symbol, price)
+
+    async def advance(self, delta: timedelta) -> None:
+        self.engine.advance(delta)
+
+    async def close_market(self) -> None:
+        session = self.engine.calendar.session_for(self.engine.now())
+        assert session is not None
+        self.engine.advance_to(session.post_close + timedelta(minutes=30))
+
+    async def option_symbol(self, underlying: str) -> str:
+        today = self.engine.now().date()
+        chain = self.engine.universe.option_chain(underlying, today)
+        later = [c for c in chain if c.expiration is not None and c.expiration > today]
+        spot = self.engine.quote(underlying).last
+        assert spot is not None
+        nearest = min(later, key=lambda c: (c.expiration, abs((c.strike or spot) - spot)))
+        return nearest.symbol
+
+
+def paper_broker(engine: SimEngine) -> PaperBroker:
+    return PaperBroker(engine, cash=Decimal(100_000))
