@@ -1,28 +1,32 @@
-"""Parameterises the contract suite over every ``BrokerInterface`` implementation."""
+"""Parameterises the contract suite over every ``BrokerInterface`` implementation.
+
+Each ``harness_<name>.py`` beside this file is one implementation; adding an adapter
+to the suite means adding its harness module, nothing else.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Protocol, cast
 
 import pytest
 
-from brokerlink.sim.engine import SimEngine, utc
 from tests.contract.harness import Harness
-from tests.contract.paper_harness import EngineMarket, paper_broker
 
-# Monday 23 November 2026, 10:00 in New York: a regular session with hours to run.
-SESSION_START = utc(2026, 11, 23, 15, 0)
+IMPLEMENTATIONS = sorted(p.stem.removeprefix("harness_")
+                         for p in Path(__file__).parent.glob("harness_*.py"))
 
-IMPLEMENTATIONS = ["paper"]
+
+class HarnessModule(Protocol):
+    def open_harness(self) -> AbstractAsyncContextManager[Harness]: ...
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    name: str = request.param
-    if name == "paper":
-        engine = SimEngine(seed=11, start=SESSION_START)
-        broker = paper_broker(engine)
-        async with broker:
-            yield Harness(name, broker, EngineMarket(engine))
-        return
-    raise AssertionError(f"no harness for {name}")
+    module = cast(HarnessModule,
+                  importlib.import_module(f"tests.contract.harness_{request.param}"))
+    async with module.open_harness() as opened:
+        yield opened

@@ -10,8 +10,13 @@ from decimal import Decimal
 from typing import Protocol
 
 from brokerlink.core.interface import BrokerInterface
+from brokerlink.sim.engine import utc
 
 UNKNOWN_SYMBOL = "ZZZQX"
+
+SESSION_START = utc(2026, 11, 23, 15, 0)
+"""Monday 23 November 2026, 10:00 in New York: a regular session with hours to run.
+Every harness starts its simulation here."""
 
 
 class MarketControl(Protocol):
@@ -28,6 +33,10 @@ class MarketControl(Protocol):
 
 @dataclass
 class Harness:
+    """One implementation under contract. Each ``tests/contract/harness_<name>.py``
+    module provides ``open_harness()``, an async context manager yielding one of these
+    around a fresh, connected broker with a funded account."""
+
     name: str
     broker: BrokerInterface
     market: MarketControl

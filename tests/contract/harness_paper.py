@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 from brokerlink.adapters.paper import PaperBroker
 from brokerlink.sim.engine import SimEngine
+from tests.contract.harness import SESSION_START, Harness
 
 
 class EngineMarket:
@@ -34,5 +37,8 @@ class EngineMarket:
         return nearest.symbol
 
 
-def paper_broker(engine: SimEngine) -> PaperBroker:
-    return PaperBroker(engine, cash=Decimal(100_000))
+@asynccontextmanager
+async def open_harness() -> AsyncIterator[Harness]:
+    engine = SimEngine(seed=11, start=SESSION_START)
+    async with PaperBroker(engine, cash=Decimal(100_000)) as broker:
+        yield Harness("paper", broker, EngineMarket(engine))
