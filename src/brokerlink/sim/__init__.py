@@ -1,0 +1,1 @@
+"""The one deterministic simulation engine: clock, calendar, instruments, prices, orders."""
