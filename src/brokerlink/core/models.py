@@ -36,7 +36,7 @@ from brokerlink.core.enums import (
     TransactionType,
 )
 from brokerlink.core.errors import InvalidOrderError, SymbolNotFoundError
-from brokerlink.core.symbols import OptionContract, format_occ, parse_occ
+from brokerlink.core.symbols import OCC_MIN_LENGTH, OptionContract, format_occ, parse_occ
 from brokerlink.core.values import Dec, UtcDatetime, new_client_order_id, utc_now
 
 _HUNDRED = Decimal(100)
@@ -217,6 +217,9 @@ def _fill_option_fields(data: Any) -> Any:
     symbol = data.get("symbol")
     if not isinstance(symbol, str):
         return data
+    if len(symbol) < OCC_MIN_LENGTH:
+        # Too short to be an OCC symbol: skip the parse (and its exception) on the hot path.
+        return {**data, "symbol": symbol.strip().upper()}
     try:
         contract = parse_occ(symbol)
     except (SymbolNotFoundError, InvalidOrderError):

@@ -17,6 +17,8 @@ from brokerlink.core.enums import OptionType
 from brokerlink.core.errors import InvalidOrderError, SymbolNotFoundError
 
 OCC_ROOT_WIDTH = 6
+OCC_MIN_LENGTH = 16
+"""A one-letter root plus the 15-character date, type and strike."""
 _STRIKE_SCALE = Decimal(1000)
 _MAX_STRIKE = Decimal("99999.999")
 _OCC_TAIL = re.compile(r"(?P<date>\d{6})(?P<cp>[CP])(?P<strike>\d{8})")
@@ -63,7 +65,7 @@ def parse_occ(symbol: str) -> OptionContract:
     ``InvalidOrderError`` when it has the shape but an impossible date or strike.
     """
     text = symbol.strip().upper()
-    if len(text) < 16:
+    if len(text) < OCC_MIN_LENGTH:
         raise SymbolNotFoundError(
             f"{symbol!r} is not an OCC option symbol: expected ROOT + YYMMDD + C/P + "
             "8-digit strike, e.g. AAPL250117C00150000",

@@ -8,7 +8,7 @@ as numbers. Naive datetimes are refused rather than guessed at.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -70,7 +70,7 @@ def utc_now() -> datetime:
 
 def new_client_order_id() -> str:
     """A client order id that is unique, short, and valid at every supported broker."""
-    return f"{CLIENT_ORDER_ID_PREFIX}-{uuid.uuid4().hex}"
+    return f"{CLIENT_ORDER_ID_PREFIX}-{secrets.token_hex(16)}"
 
 
 Dec = Annotated[

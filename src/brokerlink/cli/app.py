@@ -1,0 +1,49 @@
+"""The ``brokerlink`` command: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from brokerlink.adapters import registry
+from brokerlink.cli.demo import run_demo
+from brokerlink.core.enums import BrokerType
+
+app = typer.Typer(
+    name="brokerlink",
+    help="One typed, async interface to your brokerage accounts.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def demo() -> None:
+    """Run the main job on the paper broker: orders of several types, a market that
+    moves, and the resulting accounts, balances, positions and orders."""
+    asyncio.run(run_demo(wide_console()))
+
+
+@app.command()
+def brokers() -> None:
+    """List every broker brokerlink knows and whether its adapter is installed."""
+    ready = set(registry.available())
+    table = Table(title="Brokers")
+    table.add_column("Broker")
+    table.add_column("Adapter")
+    for broker in BrokerType:
+        table.add_row(broker.value, "ready" if broker in ready else "not yet")
+    Console().print(table)
+
+
+def wide_console() -> Console:
+    """A console that does not squeeze tables into 80 columns when output is piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+def main() -> None:
+    app()
