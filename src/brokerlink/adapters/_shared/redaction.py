@@ -1,0 +1,220 @@
+"""Keeping secrets out of logs, errors, audit events and URLs.
+
+Two complementary defences: by *name* (a header, query parameter or JSON key that looks
+like a credential has its value replaced) and by *value* (any known secret string is
+replaced wherever it appears in free text, such as a response body a broker echoed).
+Every function returns a new object and never mutates its input.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+REDACTED = "[redacted]"
+
+#: Bodies quoted in exceptions are cut to this many characters after redaction.
+MAX_BODY_CHARS = 500
+
+#: Shorter "secrets" are not replaced by value: replacing e.g. "1" everywhere would
+#: garble every message while protecting nothing real. Name-based redaction still applies.
+MIN_SECRET_CHARS = 4
+
+_SCAN_MARGIN = 4096
+
+# Substrings of normalised names (lower case, "-" -> "_") that mark a credential.
+_SENSITIVE_PARTS = (
+    "authorization",
+    "token",
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "api_key",
+    "apikey",
+    "key_id",
+    "code_verifier",
+    "cookie",
+    "signature",
+    "session_id",
+    "sessionid",
+    "session_key",
+    "credential",
+    "private_key",
+)
+_SENSITIVE_PREFIXES = ("apca_api_",)
+# Whole names that are secret in requests (an OAuth authorization code, a one-time
+# password) but would be too broad as substrings: "code" is also a broker's error code in
+# a response body, and "session" alone is an order field at Schwab ("NORMAL", "AM").
+_SENSITIVE_EXACT = frozenset({"code", "pin", "key", "sig", "otp", "totp"})
+
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# key=value (query strings, form bodies) and "key": "value" (JSON) for credential-like keys;
+# "code" is deliberately absent so broker error codes in response bodies stay readable.
+_KEYED = re.compile(
+    r"""(?ix)
+    (?<![\w-])
+    (?P<key>["']?[\w-]*(?:token|password|passwd|secret|api[_-]?key|apikey|key[_-]id|
+        code[_-]verifier|authorization|signature|session[_-]?id|credential)[\w-]*["']?)
+    (?P<sep>\s*[:=]\s*)
+    (?P<quote>["'])?
+    (?P<value>(?(quote)[^"']*|[^\s&,;"'}]*))
+    """
+)
+
+
+def is_sensitive_name(name: str) -> bool:
+    """True if a header, parameter or JSON key named ``name`` holds a credential."""
+    normalised = name.strip().lower().replace("-", "_")
+    if normalised in _SENSITIVE_EXACT:
+        return True
+    if normalised.startswith(_SENSITIVE_PREFIXES):
+        return True
+    return any(part in normalised for part in _SENSITIVE_PARTS)
+
+
+def redact_headers(headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]:
+    """A copy of ``headers`` with credential-like values replaced by ``[redacted]``."""
+    return {
+        name: (REDACTED if is_sensitive_name(name) else value) for name, value in headers.items()
+    }
+
+
+def redact_value(value: Any) -> Any:
+    """Redact nested mappings and sequences by key; other values are returned as is."""
+    if isinstance(value, Mapping):
+        return redact_mapping(value)
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value
+
+
+def redact_mapping(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    """A copy of ``mapping`` (recursively) with credential-like keys' values redacted.
+
+    Keys are stringified. Used for request summaries, query parameters and form bodies.
+    """
+    return {
+        str(key): (REDACTED if is_sensitive_name(str(key)) else redact_value(value))
+        for key, value in mapping.items()
+    }
+
+
+def _usable_secrets(secrets: Iterable[str]) -> list[str]:
+    # Longest first so a secret containing another is replaced whole.
+    unique = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_CHARS}
+    return sorted(unique, key=len, reverse=True)
+
+
+def _redact_keyed(match: re.Match[str]) -> str:
+    quote = match["quote"] or ""
+    return f"{match['key']}{match['sep']}{quote}{REDACTED}"
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Replace every known secret value, bearer/basic credentials and ``key=value`` or
+    ``"key": "value"`` pairs with credential-like keys in ``text``."""
+    for secret in _usable_secrets(secrets):
+        text = text.replace(secret, REDACTED)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _KEYED.sub(_redact_keyed, text)
+
+
+def truncate(text: str, limit: int = MAX_BODY_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, marking that it was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more chars]"
+
+
+def redact_body(text: str, secrets: Iterable[str] = (), limit: int = MAX_BODY_CHARS) -> str:
+    """A response body made safe to quote in an exception: redacted, then truncated."""
+    # Only the head can survive truncation, so only the head is scanned (bodies can be
+    # megabytes); the margin keeps a secret that straddles the cut from surviving in part.
+    head = redact_text(text[: limit + _SCAN_MARGIN], secrets)
+    if len(head) <= limit and len(text) <= limit + _SCAN_MARGIN:
+        return head
+    return f"{head[:limit]}... [body truncated from {len(text)} chars]"
+
+
+def redact_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
+    """``url`` with userinfo dropped and credential-like query values redacted."""
+    parsed = httpx.URL(str(url))
+    if parsed.userinfo:
+        parsed = parsed.copy_with(username=None, password=None)
+    if parsed.query:
+        params = [
+            (key, REDACTED if is_sensitive_name(key) else value)
+            for key, value in parsed.params.multi_items()
+        ]
+        parsed = parsed.copy_with(params=params)
+    return redact_text(str(parsed), secrets)
+
+
+def scrub_values(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` (nested mappings, lists, tuples) with every string passed through
+    ``redact_text``; keys and non-string leaves (numbers, Decimals) are kept as they are.
+
+    Catches a secret filed under an innocent key, which name-based redaction cannot.
+    """
+    known = list(secrets)
+    if isinstance(value, Mapping):
+        return {str(k): scrub_values(v, known) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_values(v, known) for v in value]
+    if isinstance(value, str):
+        return redact_text(value, known)
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that scrubs secrets from the formatted message and traceback.
+
+    Attach it to handlers (or loggers) that may see broker traffic. Secrets known by
+    value can be given up front or added later with ``add_secret``; name-based and
+    bearer-token patterns are always scrubbed. Never drops a record.
+    """
+
+    def __init__(self, secrets: Iterable[str] = (), name: str = "") -> None:
+        super().__init__(name)
+        self._secrets: set[str] = set(secrets)
+
+    def add_secret(self, value: str) -> None:
+        """Also scrub ``value`` from now on."""
+        self._secrets.add(value)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite ``record`` in place so no handler sees the unredacted text."""
+        message = record.getMessage()
+        record.msg = redact_text(message, self._secrets)
+        record.args = None
+        if record.exc_info and record.exc_info[0] is not None:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact_text(formatted, self._secrets)
+            # The formatter would otherwise re-render the raw exception from exc_info.
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact_text(record.exc_text, self._secrets)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info, self._secrets)
+        return True
+
+
+__all__ = [
+    "MAX_BODY_CHARS",
+    "REDACTED",
+    "RedactingFilter",
+    "is_sensitive_name",
+    "redact_body",
+    "redact_headers",
+    "redact_mapping",
+    "redact_text",
+    "redact_url",
+    "redact_value",
+    "scrub_values",
+    "truncate",
+]
