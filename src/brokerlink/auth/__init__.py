@@ -1,0 +1,1 @@
+"""Authentication: OAuth flows, token lifecycle, the encrypted secret vault and its keys."""

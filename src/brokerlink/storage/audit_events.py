@@ -1,0 +1,157 @@
+"""AuditRepository: the append-only audit event table and its head checkpoint.
+
+Appends are serialised across processes: SQLite takes the write lock up front
+(``BEGIN IMMEDIATE``); PostgreSQL takes a transaction-level advisory lock. The
+event and the checkpoint row are written in the same transaction, so the stored
+checkpoint always names the head unless someone edited the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import RowMapping, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from brokerlink.storage.engine import Database
+from brokerlink.storage.records import AuditEventRecord, CheckpointRecord
+from brokerlink.storage.tables import audit_checkpoints, audit_events
+
+GENESIS_HASH = "0" * 64
+"""The ``prev_hash`` of the first event."""
+
+_CHECKPOINT_ROW_ID = 1
+_APPEND_LOCK_KEY = 0x62726B6C61756474
+
+AppendBuilder = Callable[
+    [int, str, CheckpointRecord | None], tuple[AuditEventRecord, CheckpointRecord]]
+"""Given the head (seq, hash; 0 and ``GENESIS_HASH`` when empty) and the stored
+checkpoint, return the event to insert and the checkpoint to store. May raise to
+refuse the append; the transaction then rolls back."""
+
+
+class AuditRepository:
+    """Raw access to ``audit_events`` and ``audit_checkpoints``; no hashing here."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def append(self, build: AppendBuilder) -> AuditEventRecord:
+        """Insert the event ``build`` makes from the current head, under the chain lock."""
+        async with self._db.transaction(write_lock=True) as conn:
+            if not self._db.is_sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": _APPEND_LOCK_KEY})
+            head = (await conn.execute(
+                select(audit_events.c.seq, audit_events.c.hash)
+                .order_by(audit_events.c.seq.desc()).limit(1))).first()
+            checkpoint = await self._checkpoint(conn)
+            head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+            event, new_checkpoint = build(head_seq, head_hash, checkpoint)
+            await conn.execute(insert(audit_events).values(**_event_row(event)))
+            values = {"seq": new_checkpoint.seq, "hash": new_checkpoint.hash,
+                      "mac": new_checkpoint.mac, "updated_at": new_checkpoint.updated_at}
+            if checkpoint is None:
+                await conn.execute(insert(audit_checkpoints).values(id=_CHECKPOINT_ROW_ID,
+                                                                     **values))
+            else:
+                await conn.execute(update(audit_checkpoints)
+                                   .where(audit_checkpoints.c.id == _CHECKPOINT_ROW_ID)
+                                   .values(**values))
+        return event
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AuditSnapshot]:
+        """A consistent read view of events and checkpoint (for verification).
+
+        One read transaction: REPEATABLE READ on PostgreSQL, a WAL read snapshot on
+        SQLite, so appends committed meanwhile by other processes are not half-seen.
+        """
+        engine = self._db.engine
+        if not self._db.is_sqlite:
+            engine = engine.execution_options(isolation_level="REPEATABLE READ")
+        async with engine.begin() as conn:
+            yield AuditSnapshot(conn)
+
+    async def checkpoint(self) -> CheckpointRecord | None:
+        """The stored checkpoint, or ``None`` before the first append."""
+        async with self._db.transaction() as conn:
+            return await self._checkpoint(conn)
+
+    async def page(self, after_seq: int, limit: int) -> list[AuditEventRecord]:
+        """Up to ``limit`` events with ``seq > after_seq``, in seq order."""
+        async with self._db.transaction() as conn:
+            rows = (await conn.execute(
+                select(audit_events).where(audit_events.c.seq > after_seq)
+                .order_by(audit_events.c.seq).limit(limit))).mappings().all()
+        return [_event_from_row(row) for row in rows]
+
+    async def recent(self, limit: int) -> list[AuditEventRecord]:
+        """The last ``limit`` events, oldest first."""
+        async with self._db.transaction() as conn:
+            rows = (await conn.execute(
+                select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
+            )).mappings().all()
+        return [_event_from_row(row) for row in reversed(rows)]
+
+    async def _checkpoint(self, conn: AsyncConnection) -> CheckpointRecord | None:
+        return await _read_checkpoint(conn)
+
+
+class AuditSnapshot:
+    """Reads inside one snapshot; see ``AuditRepository.snapshot``."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def checkpoint(self) -> CheckpointRecord | None:
+        """The checkpoint as of the snapshot."""
+        return await _read_checkpoint(self._conn)
+
+    async def page(self, after_seq: int, limit: int) -> list[AuditEventRecord]:
+        """Up to ``limit`` events with ``seq > after_seq`` as of the snapshot."""
+        rows = (await self._conn.execute(
+            select(audit_events).where(audit_events.c.seq > after_seq)
+            .order_by(audit_events.c.seq).limit(limit))).mappings().all()
+        return [_event_from_row(row) for row in rows]
+
+
+async def _read_checkpoint(conn: AsyncConnection) -> CheckpointRecord | None:
+    row = (await conn.execute(select(audit_checkpoints).where(
+        audit_checkpoints.c.id == _CHECKPOINT_ROW_ID))).mappings().first()
+    if row is None:
+        return None
+    return CheckpointRecord(seq=int(row["seq"]), hash=row["hash"], mac=row["mac"],
+                            updated_at=row["updated_at"])
+
+
+def _event_row(event: AuditEventRecord) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "actor": event.actor,
+        "connection_id": event.connection_id,
+        "broker": event.broker,
+        "action": event.action,
+        "detail": event.detail,
+        "outcome": event.outcome,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _event_from_row(row: RowMapping) -> AuditEventRecord:
+    return AuditEventRecord(
+        seq=int(row["seq"]),
+        at=row["at"],
+        actor=row["actor"],
+        connection_id=row["connection_id"],
+        broker=row["broker"],
+        action=row["action"],
+        detail=row["detail"],
+        outcome=row["outcome"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations for the brokerlink schema (package data: keep in the wheel)."""

@@ -1,0 +1,1 @@
+"""Revision scripts, oldest first; applied by ``brokerlink.storage.migrate``."""
