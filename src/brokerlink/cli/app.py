@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from brokerlink.adapters import registry
+from brokerlink.cli import audit, vault
 from brokerlink.cli.demo import run_demo
 from brokerlink.core.enums import BrokerType
 
@@ -18,12 +19,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(vault.app, name="vault")
+app.add_typer(audit.app, name="audit")
 
 
 @app.command()
 def demo() -> None:
-    """Run the main job on the paper broker: orders of several types, a market that
-    moves, and the resulting accounts, balances, positions and orders."""
+    """Run the main job on the paper broker and show the results."""
     asyncio.run(run_demo(wide_console()))
 
 

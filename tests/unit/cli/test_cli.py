@@ -15,7 +15,7 @@ runner = CliRunner()
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "brokers"):
+    for command in ("demo", "brokers", "vault", "audit"):
         assert command in result.output
 
 
