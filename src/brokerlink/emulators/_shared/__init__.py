@@ -1,0 +1,1 @@
+"""The emulator framework shared by every broker emulator; see ``brokerlink.emulators``."""

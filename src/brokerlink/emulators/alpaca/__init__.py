@@ -1,0 +1,1 @@
+"""The Alpaca emulator: ``create_app`` in ``app.py`` (see ``brokerlink.emulators``)."""
