@@ -2,9 +2,11 @@
 
 Margin follows Regulation T in its usual retail form: 50% initial margin on
 marginable longs and on shorts, 25% maintenance on longs and 30% on shorts, options
-and non-marginable securities paid in full. Overnight buying power is twice the
-excess of equity over initial margin; pattern-day-trader intraday buying power is
-four times the excess over maintenance, once equity is at least $25,000.
+and non-marginable securities paid in full; short options hold collateral while
+open (a put its strike, an uncovered call 20% of its strike, a covered call the
+shares under it). Overnight buying power is twice the excess of equity over initial
+margin; pattern-day-trader intraday buying power is four times the excess over
+maintenance, once equity is at least $25,000.
 
 Buying power is spent in one unit across account kinds: a cash account spends cash
 one for one; a margin account spends ``notional`` for marginable buys and twice the
@@ -22,6 +24,7 @@ from brokerlink.core.enums import (
     AccountType,
     AssetType,
     DataSource,
+    OptionType,
     OrderSide,
     TransactionType,
 )
@@ -37,6 +40,8 @@ MAINTENANCE_LONG = Decimal("0.25")
 MAINTENANCE_SHORT = Decimal("0.30")
 PDT_MINIMUM_EQUITY = Decimal(25000)
 HUNDRED = Decimal(100)
+NAKED_CALL = Decimal("0.2")
+"""An uncovered call holds 20% of its strike (admission charges the same)."""
 
 
 @dataclass(slots=True)
@@ -101,6 +106,9 @@ class MarginFigures:
     equity: Decimal
     initial_requirement: Decimal
     maintenance_requirement: Decimal
+    option_collateral: Decimal = ZERO
+    """What short options hold while open (part of both requirements in a margin
+    account; set aside from cash in a cash account)."""
 
 
 @dataclass(slots=True)
@@ -144,24 +152,73 @@ class SimAccount:
             if held.quantity == 0:
                 continue
             value = held.quantity * price_of[symbol] * held.multiplier
-            paid_in_full = (held.instrument.asset_type is AssetType.OPTION
-                            or not held.instrument.marginable)
+            is_option = held.instrument.asset_type is AssetType.OPTION
+            paid_in_full = is_option or not held.instrument.marginable
             if value > 0:
                 long_value += value
                 initial += value if paid_in_full else value * INITIAL_LONG
                 maintenance += value if paid_in_full else value * MAINTENANCE_LONG
             else:
                 short_value += value
-                initial += -value * INITIAL_SHORT
-                maintenance += -value * MAINTENANCE_SHORT
+                if not is_option:  # short options need collateral, not a share of value
+                    initial += -value * INITIAL_SHORT
+                    maintenance += -value * MAINTENANCE_SHORT
+        collateral = self.option_collateral()
         equity = self.cash + long_value + short_value
-        return MarginFigures(long_value, short_value, equity, initial, maintenance)
+        return MarginFigures(long_value, short_value, equity, initial + collateral,
+                             maintenance + collateral, collateral)
+
+    def option_collateral(self) -> Decimal:
+        """What open short options hold, as admission charged it: a short put its
+        strike (cash-secured); a short call covered by shares held nothing (the shares
+        are held instead, see ``shares_covering_calls``); an uncovered call 20% of its
+        strike."""
+        total = ZERO
+        for underlying, calls in self._short_calls().items():
+            shares = max(ZERO, self.held_quantity(underlying))
+            for held in calls:
+                assert held.instrument.strike is not None  # noqa: S101  (an option)
+                covered = min(-held.quantity, shares // held.multiplier)
+                shares -= covered * held.multiplier
+                uncovered = -held.quantity - covered
+                total += uncovered * held.multiplier * held.instrument.strike * NAKED_CALL
+        for held in self.holdings.values():
+            if held.quantity < 0 and held.instrument.option_type is OptionType.PUT:
+                assert held.instrument.strike is not None  # noqa: S101  (an option)
+                total += -held.quantity * held.multiplier * held.instrument.strike
+        return total
+
+    def shares_covering_calls(self, symbol: str) -> Decimal:
+        """Shares of ``symbol`` held long that cover short calls on it: not for sale
+        while the calls are open."""
+        needed = sum((-held.quantity * held.multiplier
+                      for held in self._short_calls().get(symbol, [])), ZERO)
+        return min(max(ZERO, self.held_quantity(symbol)), needed)
+
+    def _short_calls(self) -> dict[str, list[Holding]]:
+        found: dict[str, list[Holding]] = {}
+        for held in self.holdings.values():
+            instrument = held.instrument
+            if (held.quantity < 0 and instrument.option_type is OptionType.CALL
+                    and instrument.underlying is not None):
+                found.setdefault(instrument.underlying, []).append(held)
+        return found
 
     def buying_power(self, figures: MarginFigures) -> Decimal:
         """Spendable buying power after what open orders have reserved."""
         if not self.is_margin:
-            return self.cash - self.reserved
+            return self.cash - self.reserved - figures.option_collateral
         return max(ZERO, 2 * (figures.equity - figures.initial_requirement)) - self.reserved
+
+    def withdrawable(self, figures: MarginFigures) -> Decimal:
+        """Cash that can leave the account: never borrowed money, never what open orders
+        hold, and in a margin account never so much that equity falls below the initial
+        requirement (short-sale proceeds stay as collateral). Each dollar withdrawn from
+        a margin account costs two of buying power, hence half of what orders hold."""
+        if not self.is_margin:
+            return max(ZERO, self.cash - self.reserved - figures.option_collateral)
+        excess = figures.equity - figures.initial_requirement - self.reserved / 2
+        return max(ZERO, min(self.cash, excess))
 
     def cost_in_buying_power(self, instrument: Instrument, notional: Decimal) -> Decimal:
         """How much buying power a purchase (or short) of ``notional`` uses."""
@@ -176,14 +233,16 @@ class SimAccount:
         equity = figures.equity
         if self.is_margin:
             excess_maintenance = max(ZERO, equity - figures.maintenance_requirement)
-            day_trading = 4 * excess_maintenance if equity >= PDT_MINIMUM_EQUITY else ZERO
+            # Open orders hold intraday buying power as they hold the overnight kind.
+            day_trading = max(ZERO, 4 * excess_maintenance - self.reserved) \
+                if equity >= PDT_MINIMUM_EQUITY else ZERO
             cash_available = max(ZERO, min(self.cash, buying_power))
-            withdrawable = max(ZERO, min(self.cash, equity - figures.initial_requirement))
+            withdrawable = self.withdrawable(figures)
             margin: tuple[Decimal | None, ...] = (
                 day_trading, max(ZERO, -self.cash), buying_power,
                 figures.maintenance_requirement)
         else:
-            cash_available = self.cash - self.reserved
+            cash_available = buying_power
             withdrawable = cash_available
             margin = (None, None, None, None)
         return AccountBalances.model_construct(
@@ -219,7 +278,8 @@ class SimAccount:
             unrealized = market_value - cost
             pct = (unrealized / abs(cost) * HUNDRED).quantize(CENT) if cost else ZERO
             is_option = instrument.asset_type is AssetType.OPTION
-            available = held.quantity - held.reserved_to_close if held.quantity > 0 \
+            available = held.quantity - held.reserved_to_close \
+                - self.shares_covering_calls(symbol) if held.quantity > 0 \
                 else held.quantity + held.reserved_to_close
             result.append(Position.model_construct(
                 as_of=as_of,

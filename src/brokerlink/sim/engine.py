@@ -22,7 +22,6 @@ from brokerlink.core.enums import (
     AssetType,
     BrokerType,
     DataSource,
-    OptionType,
     OrderStatus,
     TimeInForce,
     TransactionType,
@@ -56,6 +55,7 @@ from brokerlink.sim.calendar import (
 )
 from brokerlink.sim.clock import SimClock
 from brokerlink.sim.events import EventHub, EventKind, SimEvent, Subscription
+from brokerlink.sim.expiry import has_expired, settle
 from brokerlink.sim.matching import (
     auction_price,
     available_liquidity,
@@ -88,7 +88,8 @@ class SimEngine:
 
     ``market="exchange"`` follows the NYSE calendar (sessions, holidays, early closes);
     ``market="always_open"`` keeps the regular session open at every instant, with a
-    trading day rolling over at midnight UTC.
+    trading day rolling over at New York midnight (the calendar's, so day orders expire
+    at ``next_close()``).
     """
 
     def __init__(
@@ -118,6 +119,10 @@ class SimEngine:
         self._by_client_id: dict[tuple[str, str], str] = {}
         self._open: dict[str, dict[str, WorkingOrder]] = {}
         self._auction: dict[str, WorkingOrder] = {}
+        # Size already taken from the touch shown at one instant, per symbol and side:
+        # (quote time, bid, ask, quantity taken). A new instant or a new price shows
+        # fresh size; orders trading against the same quote share what it shows.
+        self._taken: dict[tuple[str, bool], tuple[datetime, Decimal, Decimal, Decimal]] = {}
         self._entry_seq = 0
 
     # --- time and market -------------------------------------------------------------
@@ -168,9 +173,8 @@ class SimEngine:
 
     def _next_boundary(self, now: datetime) -> tuple[datetime, str]:
         if self.calendar.always_open:
-            midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0,
-                                                         microsecond=0)
-            return midnight, "close"
+            # The calendar's day ends at New York midnight; so do day orders.
+            return self.calendar.next_close(now), "close"
         session = self.calendar.session_for(now)
         if session is not None:
             for at, kind in ((session.pre_open, "pre_open"), (session.open, "open"),
@@ -282,9 +286,10 @@ class SimEngine:
         account = self._account(account_id)
         if amount == 0:
             raise ValueError("amount must not be zero")
-        if amount < 0 and -amount > account.cash - account.reserved:
-            raise ValueError(f"cannot withdraw {-amount}: only {account.cash - account.reserved}"
-                             " available")
+        if amount < 0:
+            available = account.withdrawable(account.margin(self._prices_for(account)))
+            if -amount > available:
+                raise ValueError(f"cannot withdraw {-amount}: only {available} available")
         now = self.clock.now()
         account.cash += amount
         account.net_deposits += amount
@@ -331,6 +336,10 @@ class SimEngine:
             raise PermissionDeniedError(f"account {account.account_id} is "
                                         f"{account.status.value} and cannot trade")
         instrument = self.universe.get(request.instrument_symbol)
+        if has_expired(self.calendar, instrument, self.clock.now()):
+            raise InvalidOrderError(f"{instrument.symbol} expired on "
+                                    f"{instrument.expiration} and no longer trades",
+                                    field="expiration")
         key = (account.account_id, request.client_order_id)
         if key in self._by_client_id and (replacing is None
                                           or self._by_client_id[key] != replacing.order_id):
@@ -395,7 +404,7 @@ class SimEngine:
         if request.time_in_force is TimeInForce.GTC:
             return None
         if self.calendar.always_open:
-            return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+            return self.calendar.next_close(now)
         session = self.calendar.session_for(now)
         if session is None or _session_end(session, request.extended_hours) <= now:
             session = self.calendar.session_for(self.calendar.next_open(now))
@@ -416,10 +425,18 @@ class SimEngine:
             working.order_id
         working.move_to(OrderStatus.NEW, now)
         self._emit(EventKind.NEW, working.account_id, working)
+        self._file(working)
+        self._work(working, now)
+
+    def _file(self, working: WorkingOrder) -> None:
+        """Put an open order where it trades: an auction or the continuous book."""
         if working.time_in_force in AUCTION_TIME_IN_FORCE:
             self._auction[working.order_id] = working
-            return
-        self._open.setdefault(working.instrument.symbol, {})[working.order_id] = working
+        else:
+            self._open.setdefault(working.instrument.symbol, {})[working.order_id] = working
+
+    def _work(self, working: WorkingOrder, now: datetime) -> None:
+        """Let a just placed (or changed) order trade; ioc and fok never rest."""
         self._try_match(working, now)
         if working.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) and working.is_open:
             self._finish(working, OrderStatus.CANCELED, now)
@@ -441,10 +458,23 @@ class SimEngine:
                                     f"{old.filled_quantity} already filled", field="quantity")
         request = self._modified_request(old, changes, new_quantity, style)
         account = self._account(account_id)
-        replacement = self._admit(account, request, replacing=old)
+        # Admission (buying power, shares to close) concerns only what is still to
+        # trade: the part already filled is paid for and its shares already moved.
+        remaining = new_quantity - old.filled_quantity
+        to_admit = request if request.quantity == remaining \
+            else request.model_copy(update={"quantity": remaining})
+        replacement = self._admit(account, to_admit, replacing=old)
         if style is ModifyStyle.NATIVE:
+            replacement.request = request
+            replacement.quantity = new_quantity
             self._apply_native(old, replacement, now)
             return old.snapshot(now)
+        if changes.client_order_id is None:
+            # Drawn only now, after admission, so a refused modify leaves the id stream
+            # (and with it every later order id) exactly as it was.
+            client_id = f"{old.order_id[:8]}-r{self._ids.randrange(10**9)}"
+            replacement.request = request.model_copy(update={"client_order_id": client_id})
+            replacement.client_order_id = client_id
         self._release(old)
         old.replaced_by = replacement.order_id
         old.move_to(OrderStatus.REPLACED, now)
@@ -468,8 +498,8 @@ class SimEngine:
         if changes.trail_percent is not None:
             fields.update(trail_percent=changes.trail_percent, trail_amount=None)
         if style is ModifyStyle.CANCEL_REPLACE:
-            fields["client_order_id"] = changes.client_order_id or f"{old.order_id[:8]}-r" \
-                f"{self._ids.randrange(10**9)}"
+            # A placeholder until admission succeeds (see ``modify_order``).
+            fields["client_order_id"] = changes.client_order_id or f"{old.order_id[:8]}-r"
         fields.update(symbol=old.instrument.symbol if old.instrument.asset_type
                       is not AssetType.OPTION else old.request.symbol)
         return OrderRequest.model_validate(fields)
@@ -489,8 +519,12 @@ class SimEngine:
         order.expires_at = fresh.expires_at
         order.updated_at = now
         self._hold_close_reservation(order)
+        # A new time in force may move the order between the continuous book and the
+        # auctions.
+        self._close_out(order)
+        self._file(order)
         self._emit(EventKind.NEW, order.account_id, order)
-        self._try_match(order, now)
+        self._work(order, now)
 
     def cancel_order(self, account_id: str, order_id: str) -> Order:
         """Cancel an open order. Raises ``OrderNotFoundError`` or ``InvalidOrderError``
@@ -556,10 +590,15 @@ class SimEngine:
         price = execution_price(working, quote)
         if price is None:
             return
-        size = min(working.remaining, available_liquidity(working, quote))
+        key = (quote.symbol, working.side.is_buy)
+        taken = self._taken.get(key)
+        used = taken[3] if taken is not None and taken[:3] == (quote.timestamp, quote.bid,
+                                                               quote.ask) else ZERO
+        size = min(working.remaining, available_liquidity(working, quote) - used)
         if working.time_in_force is TimeInForce.FOK and size < working.remaining:
             return
         if size > 0:
+            self._taken[key] = (quote.timestamp, quote.bid, quote.ask, used + size)
             self._fill(working, size, price, now)
 
     def _run_auction(self, tif: TimeInForce, at: datetime) -> None:
@@ -577,7 +616,11 @@ class SimEngine:
         instrument = working.instrument
         holding = account.holding(instrument)
         signed = quantity if working.side.is_buy else -quantity
-        fee = self.fees.fee(instrument, quantity)
+        # Commission is per order: a partial fill pays what the order's fee grows by, so
+        # a per-order minimum is charged once, not on every fill.
+        already = working.filled_quantity
+        fee = self.fees.fee(instrument, already + quantity) - (
+            self.fees.fee(instrument, already) if already else ZERO)
         holding.apply(signed, price)
         cash_flow = -signed * price * Decimal(instrument.multiplier) - fee
         account.cash += cash_flow
@@ -650,29 +693,19 @@ class SimEngine:
         yield from self._auction.values()
 
     def _settle_expiring_options(self, at: datetime) -> None:
-        """Options expiring today settle in cash at intrinsic value at the close (a
-        documented simplification of exercise and assignment)."""
-        today = self.calendar.session_for(at)
-        if today is None:
-            return
+        """At a close, options whose last session it ends stop trading: their open
+        orders expire and holdings settle in cash at intrinsic value (see ``expiry``)."""
+        for working in list(self._orders_open()):
+            if has_expired(self.calendar, working.instrument, at):
+                self._finish(working, OrderStatus.EXPIRED, at)
         for account in self._accounts.values():
             for holding in account.holdings.values():
                 instrument = holding.instrument
-                if (instrument.asset_type is not AssetType.OPTION or holding.quantity == 0
-                        or instrument.expiration != today.date):
+                if holding.quantity == 0 or not has_expired(self.calendar, instrument, at):
                     continue
-                underlying, strike = option_terms(instrument)
+                underlying, _ = option_terms(instrument)
                 spot = self.prices.quote(underlying, at).last
-                intrinsic = max(ZERO, spot - strike) if instrument.option_type \
-                    is OptionType.CALL else max(ZERO, strike - spot)
-                quantity = holding.quantity
-                holding.apply(-quantity, intrinsic)
-                amount = quantity * intrinsic * Decimal(instrument.multiplier)
-                account.cash += amount
-                account.ledger.append(LedgerEntry(
-                    self._next_entry_id(), TransactionType.OTHER, at, amount,
-                    symbol=instrument.symbol, quantity=-quantity, price=intrinsic,
-                    description="option expiration, settled in cash at intrinsic value"))
+                settle(account, holding, spot, at, self._next_entry_id())
 
     # --- events ----------------------------------------------------------------------
 

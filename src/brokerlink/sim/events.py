@@ -8,6 +8,7 @@ the engine never blocks on a slow consumer.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,8 @@ from types import TracebackType
 from typing import Self
 
 from brokerlink.core.models import Order
+
+_log = logging.getLogger(__name__)
 
 
 class EventKind(StrEnum):
@@ -62,9 +65,11 @@ class Subscription:
         return self._queue.qsize()
 
     async def get(self) -> SimEvent:
-        """The next event. Raises ``StopAsyncIteration`` once closed."""
+        """The next event. Raises ``StopAsyncIteration`` once closed (every time: the
+        end marker stays queued, so a second reader or a second loop ends too)."""
         event = await self._queue.get()
         if event is None:
+            self._queue.put_nowait(None)
             raise StopAsyncIteration
         return event
 
@@ -135,7 +140,13 @@ class EventHub:
             self._listeners.remove(listener)
 
     def publish(self, event: SimEvent) -> None:
+        """Deliver ``event`` everywhere. A listener that raises is logged and skipped:
+        the engine publishes in the middle of a change, which must not stop half done."""
         for subscription in self._subscriptions:
             subscription.deliver(event)
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception:
+                _log.exception("event listener %r failed on %s event %d", listener,
+                               event.kind.value, event.seq)

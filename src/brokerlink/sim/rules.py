@@ -85,12 +85,16 @@ def admit(
     if side in CLOSING_SIDES:
         want_long = side in (OrderSide.SELL, OrderSide.SELL_TO_CLOSE)
         available = (held if want_long else -held) - reserved_to_close
+        covering = account.shares_covering_calls(instrument.symbol) \
+            if side is OrderSide.SELL else ZERO
+        available -= covering
         if available < quantity:
             kind = "long" if want_long else "short"
             hint = " (use sell_short to open a short position)" if side is OrderSide.SELL else ""
+            calls = f" or to the {covering} covering short calls" if covering else ""
             raise InvalidOrderError(
                 f"{side.value} {quantity} {instrument.symbol}: only {max(available, ZERO)} "
-                f"held {kind} and not already committed to open orders{hint}",
+                f"held {kind} and not already committed to open orders{calls}{hint}",
                 field="quantity")
         return Admission(reserve=ZERO, closes_position=True)
     if side is OrderSide.SELL_SHORT:
@@ -170,7 +174,10 @@ def _admit_short_option(
     shares_needed = contracts * Decimal(instrument.multiplier)
     fee = fees.fee(instrument, contracts)
     if instrument.option_type is OptionType.CALL:
-        if account.held_quantity(underlying) >= shares_needed:
+        stock = account.holdings.get(underlying)
+        free_shares = account.held_quantity(underlying) - account.shares_covering_calls(
+            underlying) - (stock.reserved_to_close if stock else ZERO)
+        if free_shares >= shares_needed:
             return Admission(reserve=fee, closes_position=False)
         if account.options_level < 4:
             raise PermissionDeniedError(

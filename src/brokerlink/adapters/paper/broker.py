@@ -34,6 +34,7 @@ from brokerlink.core.models import (
     Transaction,
 )
 from brokerlink.sim.engine import DEFAULT_CASH, SimEngine
+from brokerlink.sim.events import Subscription
 
 T = TypeVar("T")
 
@@ -98,16 +99,21 @@ class PaperBroker(BrokerBase):
     def account_id(self) -> str:
         """The account this broker trades. Raises ``BrokerConnectionError`` before connect."""
         if self._account_id is None or not self._connected:
-            raise BrokerConnectionError("paper broker is not connected: call connect() or "
-                                        "use 'async with'", broker="paper")
+            raise BrokerConnectionError(
+                "paper broker is not connected: call connect() or use 'async with'", broker="paper"
+            )
         return self._account_id
 
     async def connect(self) -> None:
         """Open (or re-attach to) the paper account; idempotent."""
         if self._account_id is None or not self.engine.has_account(self._account_id):
             self._account_id = self.engine.open_account(
-                account_id=self._account_id, cash=self._cash, account_type=self._account_type,
-                options_level=self._options_level, name="Paper trading")
+                account_id=self._account_id,
+                cash=self._cash,
+                account_type=self._account_type,
+                options_level=self._options_level,
+                name="Paper trading",
+            )
         self._connected = True
 
     async def disconnect(self) -> None:
@@ -135,8 +141,11 @@ class PaperBroker(BrokerBase):
 
     async def modify_order(self, order_id: str, changes: OrderModify) -> OrderResult:
         self.capabilities.check_modify(changes, broker="paper")
-        changed = await self._call(lambda: self.engine.modify_order(
-            self.account_id, order_id, changes, style=self.capabilities.modify))
+        changed = await self._call(
+            lambda: self.engine.modify_order(
+                self.account_id, order_id, changes, style=self.capabilities.modify
+            )
+        )
         return changed.to_result()
 
     async def cancel_order(self, order_id: str) -> bool:
@@ -148,7 +157,8 @@ class PaperBroker(BrokerBase):
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order:
         return await self._call(
-            lambda: self.engine.get_order_by_client_id(self.account_id, client_order_id))
+            lambda: self.engine.get_order_by_client_id(self.account_id, client_order_id)
+        )
 
     async def get_orders(self, status: OrderStatus | None = None) -> list[Order]:
         return await self._call(lambda: self.engine.orders(self.account_id, status))
@@ -171,10 +181,18 @@ class PaperBroker(BrokerBase):
             except SymbolNotFoundError:
                 unknown.append(symbol)
         if unknown:
-            raise SymbolNotFoundError(f"unknown symbols: {', '.join(unknown)}",
-                                      symbol=unknown[0], broker="paper",
-                                      connection_id=self.connection_id)
+            raise SymbolNotFoundError(
+                f"unknown symbols: {', '.join(unknown)}",
+                symbol=unknown[0],
+                broker="paper",
+                connection_id=self.connection_id,
+            )
         return quotes
+
+    def subscribe(self) -> Subscription:
+        """This account's order and cash events from now on, as an async stream (close it,
+        or use ``async with``). Raises ``BrokerConnectionError`` before connect."""
+        return self.engine.subscribe(self.account_id)
 
     async def advance(self, delta: timedelta) -> None:
         """Move the simulated market forward (paper only)."""
