@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
-from brokerlink import OrderRequest, OrderSide, OrderStatus, create_broker
+from brokerlink import OrderRequest, OrderSide, OrderStatus
+from brokerlink.adapters.paper import PaperBroker
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "KO", "PEP", "JPM", "XOM", "SPY")
+# Displayed size at one quote is used up by the orders that take it, so market time
+# moves on (one price step) every this many orders, as it would between real orders.
+ORDERS_PER_MINUTE = 100
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ class PaperResult:
 
     def report(self) -> str:
         return (f"paper broker: {self.orders_per_second:,.0f} market orders placed and filled "
-                f"per second; baseline (building the requests only) "
+                f"per second (market time moving a minute every {ORDERS_PER_MINUTE} orders); "
+                f"baseline (building the requests only) "
                 f"{self.baseline_per_second:,.0f}/s; cost ratio "
                 f"{self.broker_seconds / self.baseline_seconds:.1f}x")
 
@@ -50,10 +56,12 @@ async def measure(orders: int = 20_000) -> PaperResult:
         _request(i)
     baseline = time.perf_counter() - started
 
-    broker = create_broker("paper", cash=Decimal(10) ** 9, market="always_open", seed=1)
+    broker = PaperBroker(cash=Decimal(10) ** 9, market="always_open", seed=1)
     async with broker:
         started = time.perf_counter()
         for i in range(orders):
+            if i % ORDERS_PER_MINUTE == 0:
+                await broker.advance(timedelta(minutes=1))
             result = await broker.place_order(_request(i))
             if result.status is not OrderStatus.FILLED:
                 raise RuntimeError(f"order {i} did not fill: {result}")

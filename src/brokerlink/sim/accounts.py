@@ -245,7 +245,7 @@ class SimAccount:
             cash_available = buying_power
             withdrawable = cash_available
             margin = (None, None, None, None)
-        return AccountBalances.model_construct(
+        return AccountBalances(
             as_of=as_of,
             source=DataSource.SIMULATION,
             account_id=self.account_id,
@@ -281,7 +281,7 @@ class SimAccount:
             available = held.quantity - held.reserved_to_close \
                 - self.shares_covering_calls(symbol) if held.quantity > 0 \
                 else held.quantity + held.reserved_to_close
-            result.append(Position.model_construct(
+            result.append(Position(
                 as_of=as_of,
                 source=DataSource.SIMULATION,
                 account_id=self.account_id,
@@ -305,7 +305,7 @@ class SimAccount:
 
     def transactions(self, start: datetime, end: datetime, as_of: datetime) -> list[Transaction]:
         return [
-            Transaction.model_construct(
+            Transaction(
                 as_of=as_of,
                 source=DataSource.SIMULATION,
                 transaction_id=entry.entry_id,

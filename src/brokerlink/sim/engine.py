@@ -41,6 +41,7 @@ from brokerlink.core.models import (
     Order,
     OrderModify,
     OrderRequest,
+    OrderResult,
     Position,
     Quote,
     Transaction,
@@ -108,7 +109,7 @@ class SimEngine:
             AlwaysOpenCalendar() if market == "always_open" else ExchangeCalendar()
         )
         self.universe = universe or InstrumentUniverse.seeded(seed)
-        self.prices = PriceBook(self.universe, seed=seed)
+        self.prices = PriceBook(self.universe, seed=seed, clock=self.clock)
         self.fees = fees or FeeSchedule()
         self.closed_market = closed_market
         self.events = EventHub()
@@ -124,6 +125,8 @@ class SimEngine:
         # fresh size; orders trading against the same quote share what it shows.
         self._taken: dict[tuple[str, bool], tuple[datetime, Decimal, Decimal, Decimal]] = {}
         self._entry_seq = 0
+        self._last_expiry: tuple[tuple[datetime, TimeInForce, bool] | None, datetime | None] = (
+            None, None)
 
     # --- time and market -------------------------------------------------------------
 
@@ -211,7 +214,7 @@ class SimEngine:
     def quote(self, symbol: str) -> Quote:
         """The current quote as a core ``Quote``. Raises ``SymbolNotFoundError``."""
         raw = self.sim_quote(symbol)
-        return Quote.model_construct(
+        return Quote(
             as_of=self.clock.now(), source=DataSource.SIMULATION, symbol=raw.symbol,
             bid=raw.bid, ask=raw.ask, last=raw.last, bid_size=raw.bid_size,
             ask_size=raw.ask_size, last_size=None, volume=None,
@@ -224,8 +227,8 @@ class SimEngine:
         self._match_all()
 
     def _prices_for(self, account: SimAccount) -> dict[str, Decimal]:
-        now = self.clock.now()
-        return {symbol: self.prices.quote(symbol, now).last for symbol in account.holdings}
+        last = self.prices.last
+        return {symbol: last(symbol) for symbol in account.holdings}
 
     # --- accounts --------------------------------------------------------------------
 
@@ -268,7 +271,7 @@ class SimEngine:
     def account(self, account_id: str, broker: BrokerType = BrokerType.PAPER) -> BrokerAccount:
         acct = self._account(account_id)
         margin = acct.is_margin
-        return BrokerAccount.model_construct(
+        return BrokerAccount(
             as_of=self.clock.now(), source=DataSource.SIMULATION, account_id=acct.account_id,
             broker=broker, account_type=acct.account_type, account_name=acct.name,
             status=acct.status, can_trade_stocks=True,
@@ -325,10 +328,18 @@ class SimEngine:
         refused order leaves no trace. Raises ``InvalidOrderError``,
         ``SymbolNotFoundError``, ``InsufficientFundsError``, ``MarketClosedError``,
         ``PermissionDeniedError`` or ``DuplicateOrderError``."""
+        return self._place(account_id, request).snapshot(self.clock.now())
+
+    def place_order_result(self, account_id: str, request: OrderRequest) -> OrderResult:
+        """``place_order``, answering with the ``OrderResult`` a broker returns rather
+        than the full order (what the paper broker needs, at half the cost)."""
+        return self._place(account_id, request).result()
+
+    def _place(self, account_id: str, request: OrderRequest) -> WorkingOrder:
         account = self._account(account_id)
         working = self._admit(account, request)
         self._accept(working)
-        return working.snapshot(self.clock.now())
+        return working
 
     def _admit(self, account: SimAccount, request: OrderRequest,
                replacing: WorkingOrder | None = None) -> WorkingOrder:
@@ -403,6 +414,16 @@ class SimEngine:
     def _expiry_for(self, request: OrderRequest, now: datetime) -> datetime | None:
         if request.time_in_force is TimeInForce.GTC:
             return None
+        # Orders arriving at one instant share their expiry; the calendar lookups behind
+        # it cost more than the rest of admission, so remember the last answer.
+        key = (now, request.time_in_force, request.extended_hours)
+        if self._last_expiry[0] == key:
+            return self._last_expiry[1]
+        expiry = self._compute_expiry(request, now)
+        self._last_expiry = (key, expiry)
+        return expiry
+
+    def _compute_expiry(self, request: OrderRequest, now: datetime) -> datetime | None:
         if self.calendar.always_open:
             return self.calendar.next_close(now)
         session = self.calendar.session_for(now)

@@ -136,8 +136,7 @@ class PaperBroker(BrokerBase):
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         self.capabilities.check_order(order, broker="paper")
-        placed = await self._call(lambda: self.engine.place_order(self.account_id, order))
-        return placed.to_result()
+        return await self._call(lambda: self.engine.place_order_result(self.account_id, order))
 
     async def modify_order(self, order_id: str, changes: OrderModify) -> OrderResult:
         self.capabilities.check_modify(changes, broker="paper")
