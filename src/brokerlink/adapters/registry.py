@@ -18,8 +18,22 @@ def _paper(**settings: Any) -> BrokerInterface:
     return PaperBroker(**settings)
 
 
+def _alpaca(**settings: Any) -> BrokerInterface:
+    from brokerlink.adapters.alpaca.broker import create
+
+    return create(**settings)
+
+
+def _tradier(**settings: Any) -> BrokerInterface:
+    from brokerlink.adapters.tradier.broker import create
+
+    return create(**settings)
+
+
 _FACTORIES: dict[BrokerType, BrokerFactory] = {
     BrokerType.PAPER: _paper,
+    BrokerType.ALPACA: _alpaca,
+    BrokerType.TRADIER: _tradier,
 }
 
 
@@ -44,6 +58,7 @@ def create_broker(broker: BrokerType | str, **settings: Any) -> BrokerInterface:
     factory = _FACTORIES.get(kind)
     if factory is None:
         ready = ", ".join(b.value for b in available())
-        raise NotSupportedError(f"no adapter for {kind.value} yet; available: {ready}",
-                                broker=kind.value)
+        raise NotSupportedError(
+            f"no adapter for {kind.value} yet; available: {ready}", broker=kind.value
+        )
     return factory(**settings)

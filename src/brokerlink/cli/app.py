@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from brokerlink.adapters import registry
-from brokerlink.cli import audit, vault
+from brokerlink.cli import audit, connections, emulate, render, vault
 from brokerlink.cli.demo import run_demo
 from brokerlink.core.enums import BrokerType
 
@@ -21,12 +21,16 @@ app = typer.Typer(
 )
 app.add_typer(vault.app, name="vault")
 app.add_typer(audit.app, name="audit")
+app.add_typer(emulate.app, name="emulate")
+app.command()(connections.connect)
+app.command("connections")(connections.connections)
+app.command()(connections.disconnect)
 
 
 @app.command()
 def demo() -> None:
     """Run the main job on the paper broker and show the results."""
-    asyncio.run(run_demo(wide_console()))
+    asyncio.run(run_demo(render.wide_console()))
 
 
 @app.command()
@@ -39,12 +43,6 @@ def brokers() -> None:
     for broker in BrokerType:
         table.add_row(broker.value, "ready" if broker in ready else "not yet")
     Console().print(table)
-
-
-def wide_console() -> Console:
-    """A console that does not squeeze tables into 80 columns when output is piped."""
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
 
 
 def main() -> None:

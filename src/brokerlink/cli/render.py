@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from rich.console import Console
 from rich.table import Table
 
 from brokerlink.core.models import AccountBalances, BrokerAccount, Order, Position, Transaction
 
 _CENT = Decimal("0.01")
+
+
+def wide_console() -> Console:
+    """A console that does not squeeze tables into 80 columns when output is piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
 
 
 def money(value: Decimal | None) -> str:

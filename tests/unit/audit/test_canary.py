@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,27 +13,10 @@ from brokerlink.auth.vault import Vault
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database
 from brokerlink.storage.tables import metadata
+from tests.canary import hits
 from tests.dbfixtures import DbTarget
 
 CANARY = "CANARY-7f3e9c1a/b+d=q&z~key"
-
-
-def _encodings(secret: str) -> dict[str, bytes]:
-    raw = secret.encode()
-    forms = {
-        "raw": raw,
-        "url": urllib.parse.quote(secret, safe="").encode(),
-        "url-plus": urllib.parse.quote_plus(secret).encode(),
-        "hex": raw.hex().encode(),
-        "HEX": raw.hex().upper().encode(),
-    }
-    for offset in range(3):
-        # The secret embedded at any byte offset inside a longer base64 payload.
-        for name, encoder in (("b64", base64.b64encode), ("b64url", base64.urlsafe_b64encode)):
-            encoded = encoder(b"\x00" * offset + raw).rstrip(b"=")
-            skip = (offset * 4 + 2) // 3 + 1
-            forms[f"{name}@{offset}"] = encoded[skip:-2]
-    return forms
 
 
 async def _plant(database: Database, vault: Vault) -> None:
@@ -55,7 +36,7 @@ async def _plant(database: Database, vault: Vault) -> None:
 
 
 def _hits(blob: bytes) -> list[str]:
-    return [name for name, form in _encodings(CANARY).items() if form and form in blob]
+    return hits(blob, [CANARY])
 
 
 async def _dump_rows(database: Database) -> bytes:
@@ -71,7 +52,7 @@ async def _dump_rows(database: Database) -> bytes:
 
 async def test_canary_never_stored(database: Database, vault: Vault,
                                    db_target: DbTarget) -> None:
-    assert _hits(CANARY.encode()) == ["raw"]  # the scanner itself works
+    assert _hits(CANARY.encode()) == ["CANARY…:raw"]  # the scanner itself works
     await _plant(database, vault)
     assert _hits(await _dump_rows(database)) == []
     if database.sqlite_path is None:

@@ -74,6 +74,14 @@ class OAuthServerClient:
     redirect_uris: tuple[str, ...] = ()
 
 
+SANDBOX_CLIENT = OAuthServerClient(
+    "brokerlink-sandbox", "brokerlink-sandbox-secret",
+    ("http://127.0.0.1/callback", "http://localhost/callback"))
+"""The client application every emulator registers, so ``brokerlink connect`` can run
+the OAuth flow against a local emulator with no set-up. Its secret is published on
+purpose: it guards nothing but a simulated account on loopback."""
+
+
 @dataclass(frozen=True, slots=True)
 class OAuthServerConfig:
     """How one emulator's authorization server behaves.

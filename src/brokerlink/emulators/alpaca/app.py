@@ -20,6 +20,11 @@ from brokerlink.emulators._shared.app import create_emulator_app
 from brokerlink.emulators._shared.credentials import EmulatorAuthError
 from brokerlink.emulators._shared.env import EmulatorEnv
 from brokerlink.emulators._shared.jsonio import json_response
+from brokerlink.emulators._shared.oauth_server import (
+    SANDBOX_CLIENT,
+    alpaca_oauth_server_config,
+    oauth_router,
+)
 from brokerlink.emulators.alpaca.account import account_router
 from brokerlink.emulators.alpaca.context import AlpacaContext
 from brokerlink.emulators.alpaca.errors import (
@@ -53,6 +58,7 @@ def create_app(env: EmulatorEnv | None = None, *, strict: bool = False, seed: in
     ctx = AlpacaContext(env)
     app = create_emulator_app(env, account_router(ctx), orders_router(ctx),
                               market_data_router(ctx), stream_router(ctx),
+                              oauth_router(env, alpaca_oauth_server_config(SANDBOX_CLIENT)),
                               title="Alpaca emulator (brokerlink)")
 
     @app.exception_handler(EmulatorAuthError)

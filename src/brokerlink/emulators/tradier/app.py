@@ -33,6 +33,11 @@ from brokerlink.emulators._shared.app import create_emulator_app
 from brokerlink.emulators._shared.credentials import EmulatorAuthError
 from brokerlink.emulators._shared.env import EmulatorEnv
 from brokerlink.emulators._shared.jsonio import read_json
+from brokerlink.emulators._shared.oauth_server import (
+    SANDBOX_CLIENT,
+    oauth_router,
+    tradier_oauth_server_config,
+)
 from brokerlink.emulators.tradier.accounts import accounts_router
 from brokerlink.emulators.tradier.context import RateLimited, TradierContext
 from brokerlink.emulators.tradier.markets import markets_router
@@ -76,7 +81,8 @@ def create_app(env: EmulatorEnv | None = None, *, strict: bool = False, seed: in
     ctx = TradierContext(env)
     app = create_emulator_app(
         env, accounts_router(ctx), orders_router(ctx), markets_router(ctx),
-        streaming_router(ctx), _admin_router(ctx), title="Tradier emulator")
+        streaming_router(ctx), _admin_router(ctx),
+        oauth_router(env, tradier_oauth_server_config(SANDBOX_CLIENT)), title="Tradier emulator")
     app.state.tradier = ctx
 
     async def unauthorized(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,1 @@
+"""Many brokers as one: stored connections and, on top of them, the manager."""
