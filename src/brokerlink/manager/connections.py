@@ -28,7 +28,7 @@ from brokerlink.auth.oauth_config import OAuthClientCredentials, oauth_config_fo
 from brokerlink.auth.oauth_errors import RefreshTokenRejectedError
 from brokerlink.auth.oauth_states import VaultPendingStateStore
 from brokerlink.auth.token_store import SqlTokenStore
-from brokerlink.auth.tokens import TokenManager, TokenSet
+from brokerlink.auth.tokens import Clock, TokenManager, TokenSet
 from brokerlink.auth.vault import Vault
 from brokerlink.core.enums import BrokerType
 from brokerlink.core.errors import BrokerError
@@ -63,14 +63,16 @@ class OpenedConnection:
 
 class ConnectionService:
     """Adds, lists, opens and removes stored connections for one actor (``cli:<user>``,
-    ``service``...), which every audit event names."""
+    ``service``...), which every audit event names. ``clock`` decides when tokens are
+    due for refresh (injectable for tests)."""
 
     def __init__(self, database: Database, vault: Vault, audit: AuditLog, *,
-                 actor: str) -> None:
+                 actor: str, clock: Clock = utc_now) -> None:
         self.database = database
         self.vault = vault
         self.audit = audit
         self.actor = actor
+        self._clock = clock
         self._connections = ConnectionRepository(database)
         self._tokens = SqlTokenStore(database, vault)
 
@@ -222,7 +224,8 @@ class ConnectionService:
                 await self.vault.get_secret(connection_id, CLIENT_SECRET))
             refresher = _AuditedRefresher(self._oauth_client(broker, client, record.base_url))
             manager = AuditedTokens(
-                TokenManager(connection_id, self._tokens, refresher, broker=broker.value),
+                TokenManager(connection_id, self._tokens, refresher, broker=broker.value,
+                             clock=self._clock),
                 refresher, self.audit, self.actor, broker)
         adapter = connector_for(broker)(
             connection_id=connection_id, base_url=record.base_url, api_key=api_key,
@@ -257,7 +260,8 @@ class ConnectionService:
     def _oauth_client(self, broker: BrokerType, client: OAuthClientCredentials,
                       base_url: str | None) -> OAuthClient:
         config = oauth_config_for(broker.value, base_url=base_url)
-        return OAuthClient(config, client, VaultPendingStateStore(self.database, self.vault))
+        return OAuthClient(config, client, VaultPendingStateStore(self.database, self.vault),
+                           clock=self._clock)
 
 
 class _AuditedRefresher:

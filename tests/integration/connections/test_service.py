@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -10,13 +11,16 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from brokerlink import OrderRequest, OrderStatus
+from brokerlink.audit.log import AuditLog
 from brokerlink.auth.oauth_config import OAuthClientCredentials
+from brokerlink.auth.vault import Vault
 from brokerlink.core.enums import BrokerType
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
 from brokerlink.emulators.alpaca.app import create_app as alpaca_app
 from brokerlink.manager.connections import ConnectionService, ConnectionTestError
 from brokerlink.storage.connections import ConnectionNotFoundError
+from brokerlink.storage.engine import Database
 from brokerlink.storage.records import ConnectionStatus
 from brokerlink.storage.tables import credentials
 
@@ -110,3 +114,39 @@ async def test_alpaca_oauth_connection(service: ConnectionService, alpaca_url: s
     async with opened.broker as broker:
         assert (await broker.get_balances()).cash > 0
     assert record.access_token_expires_at is None  # Alpaca tokens do not expire
+
+
+class SteppingClock:
+    """Wall time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+async def test_tokens_refresh_by_themselves(database: Database, vault: Vault,
+                                            tradier_url: str) -> None:
+    clock = SteppingClock()
+    audit = await AuditLog.open(database, vault)
+    service = ConnectionService(database, vault, audit, actor="test:auto", clock=clock)
+    record = await service.add_with_oauth(BrokerType.TRADIER, client=SANDBOX,
+                                          open_url=consent, base_url=tradier_url)
+    opened = await service.open_broker(record.id)
+    async with opened.broker as broker, httpx.AsyncClient(base_url=tradier_url) as admin:
+        first = (await opened.broker.get_account()).account_id
+        # A day later Tradier's 24-hour token has expired at the broker too.
+        clock.offset = timedelta(hours=25)
+        advanced = await admin.post("/_emulator/clock/advance", json={"seconds": 25 * 3600})
+        assert advanced.status_code == 200
+        # A write is never retried after a 401, so this order only goes through if the
+        # token was refreshed before the request left.
+        placed = await broker.place_order(OrderRequest(symbol="KO", side="buy", quantity=1))
+        assert placed.status is OrderStatus.FILLED
+        assert (await broker.get_account()).account_id == first
+    stored = await service.get(record.id)
+    assert (stored.refresh_attempts, stored.refresh_successes) == (1, 1)
+    assert [e.outcome for e in await audit.recent(100)
+            if e.action == "connection.refresh"] == ["ok"]
+    await audit.aclose()
