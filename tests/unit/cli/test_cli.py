@@ -26,9 +26,11 @@ def test_demo_places_orders_and_shows_the_results() -> None:
         assert title in result.output
     assert "refused" not in result.output
     placed = re.findall(r"^placed .* -> (\w+)$", result.output, flags=re.MULTILINE)
-    assert len(placed) == 7
+    assert len(placed) == 7 + 3 + 3  # paper, then Alpaca and Tradier through emulators
     assert "filled" in placed
     assert "new" in placed
+    for broker in ("paper", "alpaca", "tradier"):
+        assert re.search(rf"^│ {broker}\s+│ SIM\d+", result.output, flags=re.MULTILINE)
     assert "events streamed" in result.output
 
 
