@@ -12,7 +12,7 @@ import pytest
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators.alpaca.app import create_app, create_env
 
-pytest.importorskip("alpaca", reason="alpaca-py is not installed (pip install .[bench])")
+pytest.importorskip("alpaca", reason="alpaca-py is not installed (pip install -e .[dev])")
 
 from alpaca.common.exceptions import APIError
 from alpaca.data.historical import StockHistoricalDataClient
