@@ -9,7 +9,7 @@ dicts and return them through :func:`json_response`, and read request bodies wit
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -69,10 +69,34 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), separators=(",", ":"))
 
 
+def plain_number(value: Decimal) -> str:
+    """A ``Decimal`` as a JSON number in plain notation (``231.7``, ``100``)."""
+    return _decimal_text(value)
+
+
+def dumps_numbers(value: Any, number: Callable[[Decimal], str] = plain_number) -> str:
+    """JSON in which every ``Decimal`` is a *number*, written by ``number`` from its exact
+    digits (never through ``float``), for APIs that send numbers rather than strings.
+    Datetimes, enums and models are converted as :func:`to_jsonable` does."""
+    if isinstance(value, Decimal):
+        return number(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps_numbers(v, number)}"
+                              for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps_numbers(v, number) for v in value) + "]"
+    if isinstance(value, float):
+        raise TypeError("emulators write money from Decimal, never float")
+    return json.dumps(to_jsonable(value))
+
+
 def json_response(content: Any, status_code: int = 200,
-                  headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON response whose decimals are strings (see :func:`to_jsonable`)."""
-    return Response(content=dumps(content), status_code=status_code,
+                  headers: Mapping[str, str] | None = None, *,
+                  decimals_as_numbers: bool = False) -> Response:
+    """A JSON response whose decimals are strings (see :func:`to_jsonable`), or numbers
+    with ``decimals_as_numbers`` (see :func:`dumps_numbers`)."""
+    body = dumps_numbers(content) if decimals_as_numbers else dumps(content)
+    return Response(content=body, status_code=status_code,
                     media_type="application/json", headers=dict(headers or {}))
 
 

@@ -75,8 +75,12 @@ class AlpacaContext:
             })
         return headers
 
-    def respond(self, account_id: str | None, content: Any, status: int = 200) -> Response:
-        return json_response(content, status, self.headers(account_id))
+    def respond(self, account_id: str | None, content: Any, status: int = 200, *,
+                decimals_as_numbers: bool = False) -> Response:
+        """``content`` as JSON: decimals as strings (trading API) or as numbers (the
+        market-data API's style)."""
+        return json_response(content, status, self.headers(account_id),
+                             decimals_as_numbers=decimals_as_numbers)
 
     def no_content(self, account_id: str) -> Response:
         return Response(status_code=204, headers=self.headers(account_id))

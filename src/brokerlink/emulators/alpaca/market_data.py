@@ -51,7 +51,8 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
             raise not_found(f"no quote found for {symbol}")
         quote = engine.sim_quote(instrument.symbol)
         return ctx.respond(account_id, {"symbol": symbol,
-                                        "quote": stock_quote_json(quote, instrument)})
+                                        "quote": stock_quote_json(quote, instrument)},
+                           decimals_as_numbers=True)
 
     @router.get("/v2/stocks/quotes/latest")
     async def get_stock_latest_quotes(request: Request, symbols: str | None = None) -> Response:
@@ -62,7 +63,8 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
             if instrument is not None:
                 quotes[symbol] = stock_quote_json(engine.sim_quote(instrument.symbol),
                                                   instrument)
-        return ctx.respond(account_id, {"quotes": quotes})
+        return ctx.respond(account_id, {"quotes": quotes},
+                           decimals_as_numbers=True)
 
     @router.get("/v1beta1/options/quotes/latest")
     async def get_option_latest_quotes(request: Request,
@@ -73,7 +75,8 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
             instrument = find(symbol, option=True)
             if instrument is not None:
                 quotes[symbol] = option_quote_json(engine.sim_quote(instrument.symbol))
-        return ctx.respond(account_id, {"quotes": quotes})
+        return ctx.respond(account_id, {"quotes": quotes},
+                           decimals_as_numbers=True)
 
     @router.get("/v2/stocks/{symbol}/trades/latest")
     async def get_stock_latest_trade(symbol: str, request: Request) -> Response:
@@ -82,7 +85,8 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
         if instrument is None:
             raise not_found(f"no trade found for {symbol}")
         trade = stock_trade_json(engine.sim_quote(instrument.symbol), instrument)
-        return ctx.respond(account_id, {"symbol": symbol, "trade": trade})
+        return ctx.respond(account_id, {"symbol": symbol, "trade": trade},
+                           decimals_as_numbers=True)
 
     @router.get("/v2/stocks/trades/latest")
     async def get_stock_latest_trades(request: Request, symbols: str | None = None) -> Response:
@@ -93,7 +97,8 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
             if instrument is not None:
                 trades[symbol] = stock_trade_json(engine.sim_quote(instrument.symbol),
                                                   instrument)
-        return ctx.respond(account_id, {"trades": trades})
+        return ctx.respond(account_id, {"trades": trades},
+                           decimals_as_numbers=True)
 
     @router.get("/v1beta1/options/trades/latest")
     async def get_option_latest_trades(request: Request,
@@ -104,6 +109,7 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
             instrument = find(symbol, option=True)
             if instrument is not None:
                 trades[symbol] = option_trade_json(engine.sim_quote(instrument.symbol))
-        return ctx.respond(account_id, {"trades": trades})
+        return ctx.respond(account_id, {"trades": trades},
+                           decimals_as_numbers=True)
 
     return router

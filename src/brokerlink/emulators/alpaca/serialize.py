@@ -382,10 +382,10 @@ def calendar_json(sessions: Sequence[SessionTimes],
 # --- market data ----------------------------------------------------------------------
 
 
-def _number(value: Decimal) -> float | int:
-    # The data API sends JSON numbers. A price with a few decimals survives float
-    # exactly in its shortest repr, which is what json writes and clients parse.
-    return int(value) if value == value.to_integral_value() else float(value)
+def _number(value: Decimal) -> Decimal:
+    # The data API sends JSON numbers: handlers answer with decimals_as_numbers, which
+    # writes these digits exactly.
+    return value
 
 
 def stock_quote_json(quote: SimQuote, instrument: Instrument) -> dict[str, Any]:

@@ -8,7 +8,6 @@ without ever passing it through ``float``. It answers in XML unless the client s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +16,8 @@ from xml.sax.saxutils import escape
 
 from fastapi import Request
 from fastapi.responses import Response
+
+from brokerlink.emulators._shared.jsonio import dumps_numbers
 
 NULL = "null"
 """What Tradier writes for an empty collection: the *string* ``"null"``."""
@@ -59,25 +60,8 @@ def number(value: Decimal) -> str:
 
 
 def dumps(value: Any) -> str:
-    """JSON with ``Decimal`` as exact numbers; ints stay ints, strings are escaped."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, Decimal):
-        return number(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps(v)}"
-                              for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} as Tradier JSON")
+    """JSON with ``Decimal`` as exact numbers in Tradier's style; ints stay ints."""
+    return dumps_numbers(value, number)
 
 
 def _xml_scalar(value: Any) -> str:
