@@ -52,11 +52,16 @@ class AlpacaClient:
         """The broker's clock per the last response's ``Date`` header (second
         resolution); read models use it as ``as_of``, so an emulator's virtual clock and a
         real server's clock both give consistent times."""
+        self._date_seen: str | None = None
 
     def _note_time(self, response: httpx.Response) -> None:
         raw = response.headers.get("date")
         if not raw:
             return
+        if raw == self._date_seen:
+            # Second resolution: most answers repeat the last one, so skip the parsing.
+            return
+        self._date_seen = raw
         try:
             parsed = parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError, OverflowError):
