@@ -10,6 +10,7 @@ from rich.table import Table
 
 from brokerlink.adapters import registry
 from brokerlink.cli import audit, connections, emulate, render, vault
+from brokerlink.cli import sync as sync_cli
 from brokerlink.cli.demo import run_demo
 from brokerlink.core.enums import BrokerType
 
@@ -25,6 +26,7 @@ app.add_typer(emulate.app, name="emulate")
 app.command()(connections.connect)
 app.command("connections")(connections.connections)
 app.command()(connections.disconnect)
+app.command("sync")(sync_cli.sync)
 
 
 @app.command()

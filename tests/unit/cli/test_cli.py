@@ -15,7 +15,8 @@ runner = CliRunner()
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "brokers", "vault", "audit"):
+    for command in ("demo", "brokers", "vault", "audit", "emulate", "connect", "connections",
+                    "disconnect", "sync"):
         assert command in result.output
 
 

@@ -307,6 +307,11 @@ class AlpacaBroker(BrokerBase):
         iterate). Reconnects by itself; see ``AlpacaTradeStream``."""
         return AlpacaTradeStream(self.config.stream_url, self._auth, self.account_id)
 
+    def order_updates(self) -> AlpacaTradeStream:
+        """The uniform streaming method (``brokerlink.core.events.StreamingBroker``): the
+        ``trade_updates`` stream. Raises ``BrokerConnectionError`` before ``connect``."""
+        return self.trade_updates()
+
     def _require(self) -> None:
         self.account_id  # noqa: B018  (raises BrokerConnectionError when not connected)
 

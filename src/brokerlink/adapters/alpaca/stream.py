@@ -12,18 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime
-from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import websockets
-from pydantic import BaseModel, ConfigDict
 from websockets.asyncio.client import ClientConnection
 
+from brokerlink.adapters._shared.wire_json import decode_frame as _decode
 from brokerlink.core.enums import DataSource
 from brokerlink.core.errors import AuthError, BrokerConnectionError
-from brokerlink.core.models import Order
+from brokerlink.core.events import OrderUpdate, StatusListener
 
 from . import mapping
 from .auth import AlpacaAuth
@@ -33,25 +31,8 @@ logger = logging.getLogger("brokerlink.adapters.alpaca.stream")
 
 TRADE_UPDATES = "trade_updates"
 
-
-class OrderUpdate(BaseModel):
-    """One ``trade_updates`` event: Alpaca's ``event`` name (``new``, ``fill``,
-    ``partial_fill``, ``canceled``, ``replaced``, ...) and the order right after it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event: str
-    order: Order
-    timestamp: datetime | None = None
-    execution_id: str | None = None
-    fill_price: Decimal | None = None
-    fill_quantity: Decimal | None = None
-    position_quantity: Decimal | None = None
-
-
-def _decode(raw: str | bytes) -> Any:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    return json.loads(text, parse_float=Decimal)
+__all__ = ["TRADE_UPDATES", "AlpacaTradeStream", "OrderUpdate"]
+"""``OrderUpdate`` is the core model (``brokerlink.core.events``), re-exported here."""
 
 
 class AlpacaTradeStream:
@@ -76,6 +57,12 @@ class AlpacaTradeStream:
         self._max_attempts = max_attempts
         self._ws: ClientConnection | None = None
         self._closed = False
+        self._status: StatusListener | None = None
+
+    def on_status(self, listener: StatusListener | None) -> None:
+        """Call ``listener(True)`` on every (re)subscription and ``listener(False)`` on
+        every drop (see ``brokerlink.core.events.OrderUpdateStream``)."""
+        self._status = listener
 
     def __repr__(self) -> str:
         return f"AlpacaTradeStream({self.url!r}, reconnects={self.reconnects})"
@@ -139,6 +126,8 @@ class AlpacaTradeStream:
             self.listening.set()
             if self.reconnects:
                 self.reconnected.set()
+            if self._status is not None:
+                self._status(True)
             return
 
     def __aiter__(self) -> Self:
@@ -162,6 +151,8 @@ class AlpacaTradeStream:
                 self.listening.clear()
                 self._ws = None
                 self.reconnects += 1
+                if self._status is not None:
+                    self._status(False)
                 continue
             update = self._parse(raw)
             if update is not None:

@@ -375,6 +375,11 @@ class TradierBroker(BrokerBase):
         return TradierAccountStream(self.client, self.account_id,
                                     connection_id=self.connection_id)
 
+    def order_updates(self) -> TradierAccountStream:
+        """The uniform streaming method (``brokerlink.core.events.StreamingBroker``): the
+        account's order stream. Raises ``BrokerConnectionError`` before ``connect``."""
+        return self.order_stream()
+
 
 def create(credentials: BrokerCredentials | None = None, *,
            access_token: SecretStr | str | None = None, account_id: str | None = None,

@@ -28,13 +28,14 @@ from types import TracebackType
 from typing import Any, Self
 
 import websockets
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection
 
+from brokerlink.adapters._shared.wire_json import decode_frame as _decode
 from brokerlink.core.enums import DataSource, OrderStatus
 from brokerlink.core.errors import BrokerConnectionError, BrokerError
+from brokerlink.core.events import OrderUpdate, StatusListener
 from brokerlink.core.models import Order
-from brokerlink.core.values import UtcDatetime
 
 from . import mapping
 from .client import TradierClient
@@ -44,23 +45,8 @@ logger = logging.getLogger("brokerlink.adapters.tradier.stream")
 
 ZERO = Decimal(0)
 
-
-class OrderUpdate(BaseModel):
-    """One order message: Tradier's ``status`` as ``event`` (``open``, ``pending``,
-    ``partially_filled``, ``filled``, ``canceled``...) and the order right after it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    event: str
-    order: Order
-    timestamp: UtcDatetime | None = None
-    fill_quantity: Decimal | None = None
-    parent_order_id: str | None = None
-
-
-def _decode(raw: str | bytes) -> Any:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    return json.loads(text, parse_float=Decimal)
+__all__ = ["OrderUpdate", "TradierAccountStream", "merge"]
+"""``OrderUpdate`` is the core model (``brokerlink.core.events``), re-exported here."""
 
 
 def merge(order: Order, wire: WireOrderEvent) -> Order:
@@ -111,6 +97,13 @@ class TradierAccountStream:
         self._closed = False
         self._orders: dict[int, Order] = {}
         self._pending: deque[OrderUpdate] = deque()
+        self._status: StatusListener | None = None
+
+    def on_status(self, listener: StatusListener | None) -> None:
+        """Call ``listener(True)`` each time the subscription is live (its first frame
+        arrived) and ``listener(False)`` on every drop (see
+        ``brokerlink.core.events.OrderUpdateStream``)."""
+        self._status = listener
 
     def __repr__(self) -> str:
         return f"TradierAccountStream(account_id={self.account_id!r}, " \
@@ -199,8 +192,13 @@ class TradierAccountStream:
             self.listening.clear()
             self._ws = None
             self.reconnects += 1
+            if self._status is not None:
+                self._status(False)
             return None
-        self.listening.set()
+        if not self.listening.is_set():
+            self.listening.set()
+            if self._status is not None:
+                self._status(True)
         return await self._parse(raw)
 
     async def _parse(self, raw: str | bytes) -> OrderUpdate | None:

@@ -1,0 +1,1 @@
+"""Sync engine tests against emulators on loopback."""
