@@ -40,6 +40,18 @@ from brokerlink.core.symbols import OCC_MIN_LENGTH, OptionContract, format_occ, 
 from brokerlink.core.values import Dec, UtcDatetime, new_client_order_id, utc_now
 
 _HUNDRED = Decimal(100)
+# Enum members and sets bound once: requests are validated on every order, and class
+# attribute access on an enum is slow in Python 3.11.
+_LIMIT = OrderType.LIMIT
+_OPTION, _EQUITY = AssetType.OPTION, AssetType.EQUITY
+_ZERO = Decimal(0)
+_TRAILING_STOP = OrderType.TRAILING_STOP
+_NEEDS_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_NEEDS_STOP = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+_AUCTIONS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
+_AUCTION_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
+_EXTENDED_HOURS_TIF = frozenset({TimeInForce.DAY, TimeInForce.GTC})
+_OPTION_INTENT = frozenset(side for side in OrderSide if side.is_option_intent)
 
 
 class Model(BaseModel):
@@ -150,43 +162,56 @@ class OrderRequest(Model):
 
     @model_validator(mode="after")
     def _check_rules(self) -> Self:
-        _check_positive("quantity", self.quantity)
-        for name in ("limit_price", "stop_price", "trail_amount", "trail_percent", "strike"):
-            value = getattr(self, name)
-            if value is not None:
-                _check_positive(name, value)
-        _check_prices_for_type(self.order_type, self.limit_price, self.stop_price,
-                               self.trail_amount, self.trail_percent)
-        option_fields = (self.option_type, self.strike, self.expiration)
-        if any(f is not None for f in option_fields) and not all(
-            f is not None for f in option_fields
+        # Fields read once into locals; the checks run in a fixed order, so the first
+        # problem reported is always the same one.
+        quantity = self.quantity
+        limit_price, stop_price = self.limit_price, self.stop_price
+        trail_amount, trail_percent = self.trail_amount, self.trail_percent
+        strike = self.strike
+        _check_positive("quantity", quantity)
+        if limit_price is not None:
+            _check_positive("limit_price", limit_price)
+        if stop_price is not None:
+            _check_positive("stop_price", stop_price)
+        if trail_amount is not None:
+            _check_positive("trail_amount", trail_amount)
+        if trail_percent is not None:
+            _check_positive("trail_percent", trail_percent)
+        if strike is not None:
+            _check_positive("strike", strike)
+        order_type = self.order_type
+        _check_prices_for_type(order_type, limit_price, stop_price, trail_amount,
+                               trail_percent)
+        option_type, expiration = self.option_type, self.expiration
+        if (option_type is not None or strike is not None or expiration is not None) and (
+            option_type is None or strike is None or expiration is None
         ):
             raise InvalidOrderError(
                 "an option order needs option_type, strike and expiration together "
                 "(or an OCC symbol such as AAPL250117C00150000)", field="option_type")
-        is_option = self.option_type is not None
-        if self.side.is_option_intent and not is_option:
+        is_option = option_type is not None
+        side = self.side
+        option_intent = side in _OPTION_INTENT
+        if option_intent and not is_option:
             raise InvalidOrderError(
-                f"side {self.side.value} is for options only; use buy or sell for shares",
+                f"side {side.value} is for options only; use buy or sell for shares",
                 field="side")
         if is_option:
-            if not self.side.is_option_intent:
+            if not option_intent:
                 raise InvalidOrderError(
                     f"option orders state their intent: use buy_to_open, buy_to_close, "
-                    f"sell_to_open or sell_to_close instead of {self.side.value}",
+                    f"sell_to_open or sell_to_close instead of {side.value}",
                     field="side")
-            if self.quantity != self.quantity.to_integral_value():
+            if quantity != quantity.to_integral_value():
                 raise InvalidOrderError("option contracts trade in whole numbers",
                                         field="quantity")
-        if self.time_in_force in (TimeInForce.OPG, TimeInForce.CLS) and self.order_type not in (
-            OrderType.MARKET, OrderType.LIMIT
-        ):
+        time_in_force = self.time_in_force
+        if time_in_force in _AUCTIONS and order_type not in _AUCTION_ORDER_TYPES:
             raise InvalidOrderError(
-                f"time_in_force {self.time_in_force.value} (an auction) takes market or "
+                f"time_in_force {time_in_force.value} (an auction) takes market or "
                 "limit orders only", field="time_in_force")
         if self.extended_hours and (
-            self.order_type is not OrderType.LIMIT
-            or self.time_in_force not in (TimeInForce.DAY, TimeInForce.GTC)
+            order_type is not _LIMIT or time_in_force not in _EXTENDED_HOURS_TIF
         ):
             raise InvalidOrderError(
                 "extended-hours orders must be limit orders with time_in_force day or gtc",
@@ -195,7 +220,7 @@ class OrderRequest(Model):
 
     @property
     def asset_type(self) -> AssetType:
-        return AssetType.OPTION if self.option_type is not None else AssetType.EQUITY
+        return _OPTION if self.option_type is not None else _EQUITY
 
     @property
     def option_contract(self) -> OptionContract | None:
@@ -219,7 +244,11 @@ def _fill_option_fields(data: Any) -> Any:
         return data
     if len(symbol) < OCC_MIN_LENGTH:
         # Too short to be an OCC symbol: skip the parse (and its exception) on the hot path.
-        return {**data, "symbol": symbol.strip().upper()}
+        normalized = symbol.strip().upper()
+        # Already normalised (the usual case): the input as it is, not a copy.
+        if normalized == symbol and type(symbol) is str:
+            return data
+        return {**data, "symbol": normalized}
     try:
         contract = parse_occ(symbol)
     except (SymbolNotFoundError, InvalidOrderError):
@@ -235,7 +264,7 @@ def _fill_option_fields(data: Any) -> Any:
 
 
 def _check_positive(field: str, value: Decimal) -> None:
-    if value <= 0:
+    if value <= _ZERO:
         raise InvalidOrderError(f"{field} must be greater than zero, got {value}", field=field)
 
 
@@ -246,8 +275,8 @@ def _check_prices_for_type(
     trail_amount: Decimal | None,
     trail_percent: Decimal | None,
 ) -> None:
-    needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-    needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+    needs_limit = order_type in _NEEDS_LIMIT
+    needs_stop = order_type in _NEEDS_STOP
     if needs_limit and limit_price is None:
         raise InvalidOrderError(f"a {order_type.value} order needs limit_price",
                                 field="limit_price")
@@ -262,7 +291,7 @@ def _check_prices_for_type(
         raise InvalidOrderError(
             f"a {order_type.value} order takes no stop_price; use order_type stop or "
             "stop_limit", field="stop_price")
-    trailing = order_type is OrderType.TRAILING_STOP
+    trailing = order_type is _TRAILING_STOP
     if trailing and (trail_amount is None) == (trail_percent is None):
         raise InvalidOrderError(
             "a trailing_stop order needs exactly one of trail_amount or trail_percent",

@@ -8,7 +8,7 @@ as numbers. Naive datetimes are refused rather than guessed at.
 
 from __future__ import annotations
 
-import secrets
+import os
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -24,6 +24,10 @@ def to_decimal(value: Any) -> Decimal:
     Raises ``ValueError`` (which pydantic reports against the field) for booleans,
     non-numeric strings, NaN and infinities.
     """
+    if type(value) is Decimal:  # the usual case, already exact
+        if value.is_finite():
+            return value
+        raise ValueError("must be a finite number")
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, Decimal):
@@ -49,6 +53,8 @@ def to_utc(value: Any) -> datetime:
 
     Raises ``ValueError`` for naive datetimes: their zone cannot be known.
     """
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # already aware UTC (``astimezone(UTC)`` returns it unchanged)
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("Z"):
@@ -70,7 +76,7 @@ def utc_now() -> datetime:
 
 def new_client_order_id() -> str:
     """A client order id that is unique, short, and valid at every supported broker."""
-    return f"{CLIENT_ORDER_ID_PREFIX}-{secrets.token_hex(16)}"
+    return f"{CLIENT_ORDER_ID_PREFIX}-{os.urandom(16).hex()}"  # secrets.token_hex(16)
 
 
 Dec = Annotated[

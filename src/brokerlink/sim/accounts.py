@@ -29,10 +29,11 @@ from brokerlink.core.enums import (
     TransactionType,
 )
 from brokerlink.core.models import AccountBalances, Position, Transaction
-from brokerlink.sim.universe import Instrument
+from brokerlink.sim.universe import DECIMAL_OF, Instrument
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+TWO = Decimal(2)
 CENT = Decimal("0.01")
 INITIAL_LONG = Decimal("0.5")
 INITIAL_SHORT = Decimal("0.5")
@@ -42,6 +43,9 @@ PDT_MINIMUM_EQUITY = Decimal(25000)
 HUNDRED = Decimal(100)
 NAKED_CALL = Decimal("0.2")
 """An uncovered call holds 20% of its strike (admission charges the same)."""
+_OPTION = AssetType.OPTION
+_CALL, _PUT = OptionType.CALL, OptionType.PUT
+_MARGIN = AccountType.MARGIN
 
 
 @dataclass(slots=True)
@@ -58,27 +62,28 @@ class Holding:
 
     @property
     def multiplier(self) -> Decimal:
-        return Decimal(self.instrument.multiplier)
+        return DECIMAL_OF[self.instrument.multiplier]
 
     def apply(self, signed_quantity: Decimal, price: Decimal) -> Decimal:
         """Add a fill; return the realised P&L it closed."""
         realized = ZERO
         held = self.quantity
+        multiplier = DECIMAL_OF[self.instrument.multiplier]
         new_quantity = held + signed_quantity
-        if held == 0 or (held > 0) == (signed_quantity > 0):
+        if held == ZERO or (held > ZERO) == (signed_quantity > ZERO):
             total_cost = self.average_cost * abs(held) + price * abs(signed_quantity)
             self.average_cost = total_cost / abs(new_quantity)
         else:
             closed = min(abs(held), abs(signed_quantity))
-            direction = ONE if held > 0 else -ONE
-            realized = (price - self.average_cost) * closed * direction * self.multiplier
-            if new_quantity == 0:
+            direction = ONE if held > ZERO else -ONE
+            realized = (price - self.average_cost) * closed * direction * multiplier
+            if new_quantity == ZERO:
                 self.average_cost = ZERO
-            elif (new_quantity > 0) != (held > 0):
+            elif (new_quantity > ZERO) != (held > ZERO):
                 self.average_cost = price
         self.quantity = new_quantity
         self.realized_pnl += realized
-        self.day_trade_cash -= signed_quantity * price * self.multiplier
+        self.day_trade_cash -= signed_quantity * price * multiplier
         return realized
 
 
@@ -128,7 +133,7 @@ class SimAccount:
 
     @property
     def is_margin(self) -> bool:
-        return self.account_type is AccountType.MARGIN
+        return self.account_type is _MARGIN
 
     @property
     def opened_date(self) -> date:
@@ -147,14 +152,36 @@ class SimAccount:
 
     def margin(self, price_of: dict[str, Decimal]) -> MarginFigures:
         """Market values and Reg T requirements at the given prices."""
+        long_value, short_value, initial, maintenance, collateral = self._totals(price_of)
+        equity = self.cash + long_value + short_value
+        return MarginFigures(long_value, short_value, equity, initial + collateral,
+                             maintenance + collateral, collateral)
+
+    def buying_power_at(self, price_of: dict[str, Decimal]) -> Decimal:
+        """``buying_power(margin(price_of))``, the same figure without building the
+        ``MarginFigures`` (admission asks for it on every order)."""
+        long_value, short_value, initial, _, collateral = self._totals(price_of)
+        if self.account_type is not _MARGIN:
+            return self.cash - self.reserved - collateral
+        equity = self.cash + long_value + short_value
+        return max(ZERO, TWO * (equity - (initial + collateral))) - self.reserved
+
+    def _totals(
+        self, price_of: dict[str, Decimal]
+    ) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        """Long value, short value, initial and maintenance requirements before option
+        collateral, and the option collateral, at the given prices."""
         long_value = short_value = initial = maintenance = ZERO
+        short_options = False
         for symbol, held in self.holdings.items():
-            if held.quantity == 0:
+            quantity = held.quantity
+            if not quantity:  # flat: nothing to value
                 continue
-            value = held.quantity * price_of[symbol] * held.multiplier
-            is_option = held.instrument.asset_type is AssetType.OPTION
-            paid_in_full = is_option or not held.instrument.marginable
-            if value > 0:
+            instrument = held.instrument
+            value = quantity * price_of[symbol] * DECIMAL_OF[instrument.multiplier]
+            is_option = instrument.asset_type is _OPTION
+            paid_in_full = is_option or not instrument.marginable
+            if value > ZERO:
                 long_value += value
                 initial += value if paid_in_full else value * INITIAL_LONG
                 maintenance += value if paid_in_full else value * MAINTENANCE_LONG
@@ -163,10 +190,11 @@ class SimAccount:
                 if not is_option:  # short options need collateral, not a share of value
                     initial += -value * INITIAL_SHORT
                     maintenance += -value * MAINTENANCE_SHORT
-        collateral = self.option_collateral()
-        equity = self.cash + long_value + short_value
-        return MarginFigures(long_value, short_value, equity, initial + collateral,
-                             maintenance + collateral, collateral)
+            if quantity < ZERO and instrument.option_type is not None:
+                short_options = True
+        # Only short options hold collateral: without one the scan finds nothing.
+        collateral = self.option_collateral() if short_options else ZERO
+        return long_value, short_value, initial, maintenance, collateral
 
     def option_collateral(self) -> Decimal:
         """What open short options hold, as admission charged it: a short put its
@@ -183,7 +211,7 @@ class SimAccount:
                 uncovered = -held.quantity - covered
                 total += uncovered * held.multiplier * held.instrument.strike * NAKED_CALL
         for held in self.holdings.values():
-            if held.quantity < 0 and held.instrument.option_type is OptionType.PUT:
+            if held.quantity < ZERO and held.instrument.option_type is _PUT:
                 assert held.instrument.strike is not None  # noqa: S101  (an option)
                 total += -held.quantity * held.multiplier * held.instrument.strike
         return total
@@ -191,24 +219,28 @@ class SimAccount:
     def shares_covering_calls(self, symbol: str) -> Decimal:
         """Shares of ``symbol`` held long that cover short calls on it: not for sale
         while the calls are open."""
-        needed = sum((-held.quantity * held.multiplier
-                      for held in self._short_calls().get(symbol, [])), ZERO)
+        needed = ZERO  # the shares the short calls on ``symbol`` (see ``_short_calls``) need
+        for held in self.holdings.values():
+            instrument = held.instrument
+            if (held.quantity < ZERO and instrument.option_type is _CALL
+                    and instrument.underlying == symbol):
+                needed += -held.quantity * held.multiplier
         return min(max(ZERO, self.held_quantity(symbol)), needed)
 
     def _short_calls(self) -> dict[str, list[Holding]]:
         found: dict[str, list[Holding]] = {}
         for held in self.holdings.values():
             instrument = held.instrument
-            if (held.quantity < 0 and instrument.option_type is OptionType.CALL
+            if (held.quantity < ZERO and instrument.option_type is _CALL
                     and instrument.underlying is not None):
                 found.setdefault(instrument.underlying, []).append(held)
         return found
 
     def buying_power(self, figures: MarginFigures) -> Decimal:
         """Spendable buying power after what open orders have reserved."""
-        if not self.is_margin:
+        if self.account_type is not _MARGIN:
             return self.cash - self.reserved - figures.option_collateral
-        return max(ZERO, 2 * (figures.equity - figures.initial_requirement)) - self.reserved
+        return max(ZERO, TWO * (figures.equity - figures.initial_requirement)) - self.reserved
 
     def withdrawable(self, figures: MarginFigures) -> Decimal:
         """Cash that can leave the account: never borrowed money, never what open orders
@@ -222,9 +254,9 @@ class SimAccount:
 
     def cost_in_buying_power(self, instrument: Instrument, notional: Decimal) -> Decimal:
         """How much buying power a purchase (or short) of ``notional`` uses."""
-        if not self.is_margin:
+        if self.account_type is not _MARGIN:
             return notional
-        paid_in_full = instrument.asset_type is AssetType.OPTION or not instrument.marginable
+        paid_in_full = instrument.asset_type is _OPTION or not instrument.marginable
         return notional * 2 if paid_in_full else notional
 
     def balances(self, price_of: dict[str, Decimal], as_of: datetime) -> AccountBalances:

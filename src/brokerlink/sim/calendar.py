@@ -117,6 +117,8 @@ class MarketCalendar(Protocol):
 
 
 def _utc(at: datetime) -> datetime:
+    if at.tzinfo is UTC:  # the clock's own times: aware, and UTC already
+        return at
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(
             f"market calendar times must be timezone-aware (got naive {at.isoformat()}); "

@@ -9,7 +9,6 @@ and fast; async callers wrap them without awaiting I/O.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -63,7 +62,8 @@ from brokerlink.sim.matching import (
     execution_price,
     update_trigger,
 )
-from brokerlink.sim.orders import WorkingOrder
+from brokerlink.sim.orders import OPEN_STATUSES as _OPEN_STATUSES
+from brokerlink.sim.orders import WorkingOrder, uuid4_text
 from brokerlink.sim.prices import PriceBook, SimQuote
 from brokerlink.sim.rules import (
     CLOSING_SIDES,
@@ -73,11 +73,20 @@ from brokerlink.sim.rules import (
     admit,
     option_terms,
 )
-from brokerlink.sim.universe import Instrument, InstrumentUniverse
+from brokerlink.sim.universe import DECIMAL_OF, Instrument, InstrumentUniverse
 
 DEFAULT_CASH = Decimal(100_000)
 AUCTION_TIME_IN_FORCE = frozenset({TimeInForce.OPG, TimeInForce.CLS})
 CLS_CUTOFF = timedelta(minutes=10)
+# Enum members bound once: attribute access on an enum class is slow in Python 3.11,
+# and these are read on every order.
+_ACTIVE = AccountStatus.ACTIVE
+_OPG, _CLS, _GTC = TimeInForce.OPG, TimeInForce.CLS, TimeInForce.GTC
+_FOK = TimeInForce.FOK
+_IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK})
+_NEW, _FILLED, _PARTIAL = OrderStatus.NEW, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
+_REGULAR = MarketSession.REGULAR
+_FILL_ENTRY = TransactionType.FILL
 
 
 class AccountNotFoundError(BrokerError):
@@ -230,6 +239,12 @@ class SimEngine:
         last = self.prices.last
         return {symbol: last(symbol) for symbol in account.holdings}
 
+    def _margin_prices(self, account: SimAccount) -> dict[str, Decimal]:
+        """Prices of what ``margin`` values: the holdings not flat (it skips the rest)."""
+        last = self.prices.last
+        return {symbol: last(symbol) for symbol, held in account.holdings.items()
+                if held.quantity}
+
     # --- accounts --------------------------------------------------------------------
 
     def open_account(
@@ -319,7 +334,7 @@ class SimEngine:
 
     def buying_power(self, account_id: str) -> Decimal:
         account = self._account(account_id)
-        return account.buying_power(account.margin(self._prices_for(account)))
+        return account.buying_power_at(self._margin_prices(account))
 
     # --- orders ----------------------------------------------------------------------
 
@@ -343,11 +358,15 @@ class SimEngine:
 
     def _admit(self, account: SimAccount, request: OrderRequest,
                replacing: WorkingOrder | None = None) -> WorkingOrder:
-        if account.status is not AccountStatus.ACTIVE:
+        if account.status is not _ACTIVE:
             raise PermissionDeniedError(f"account {account.account_id} is "
                                         f"{account.status.value} and cannot trade")
-        instrument = self.universe.get(request.instrument_symbol)
-        if has_expired(self.calendar, instrument, self.clock.now()):
+        now = self.clock.now()
+        # Only an option has an instrument symbol other than its ticker, and only an
+        # option (one with an expiration) can have expired.
+        instrument = self.universe.get(
+            request.symbol if request.option_type is None else request.instrument_symbol)
+        if instrument.expiration is not None and has_expired(self.calendar, instrument, now):
             raise InvalidOrderError(f"{instrument.symbol} expired on "
                                     f"{instrument.expiration} and no longer trades",
                                     field="expiration")
@@ -357,10 +376,9 @@ class SimEngine:
             raise DuplicateOrderError(
                 f"client_order_id {request.client_order_id!r} was already used in this "
                 "account", client_order_id=request.client_order_id)
-        now = self.clock.now()
         self._check_session(request, now)
         quote = self.prices.quote(instrument.symbol, now)
-        buying_power = account.buying_power(account.margin(self._prices_for(account)))
+        buying_power = account.buying_power_at(self._margin_prices(account))
         if replacing is not None:
             # The order being replaced frees what it holds for the check of its successor.
             buying_power += replacing.reserved
@@ -375,7 +393,7 @@ class SimEngine:
     def _new_working(self, account: SimAccount, request: OrderRequest, instrument: Instrument,
                      admission: Admission, now: datetime) -> WorkingOrder:
         working = WorkingOrder(
-            order_id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
+            order_id=uuid4_text(self._ids.getrandbits(128)),
             account_id=account.account_id, request=request, instrument=instrument,
             submitted_at=now, quantity=request.quantity, limit_price=request.limit_price,
             stop_price=request.stop_price, trail_amount=request.trail_amount,
@@ -386,22 +404,23 @@ class SimEngine:
 
     def _check_session(self, request: OrderRequest, now: datetime) -> None:
         tif = request.time_in_force
-        session = self.calendar.session_state(now)
-        if tif is TimeInForce.OPG:
-            if session is MarketSession.REGULAR:
+        if tif is _OPG:
+            if self.calendar.session_state(now) is _REGULAR:
                 raise MarketClosedError(
                     "opg orders are taken only before the open; use day for the session",
                     next_open=self.calendar.next_open(now))
             return
-        if tif is TimeInForce.CLS:
+        if tif is _CLS:
+            session = self.calendar.session_state(now)
             close = self.calendar.next_close(now)
-            if session is not MarketSession.REGULAR or close - now < CLS_CUTOFF:
+            if session is not _REGULAR or close - now < CLS_CUTOFF:
                 raise MarketClosedError(
                     "cls orders are taken during the regular session until 10 minutes "
                     "before the close", next_open=self.calendar.next_open(now))
             return
+        # ``is_open`` reads the session state itself (and refuses the same times).
         tradable = self.calendar.is_open(now, extended_hours=request.extended_hours)
-        immediate = tif in (TimeInForce.IOC, TimeInForce.FOK)
+        immediate = tif in _IMMEDIATE
         if not tradable and (immediate or self.closed_market is ClosedMarketPolicy.REJECT):
             next_open = self.calendar.next_open(now)
             hint = "" if request.extended_hours else (
@@ -412,7 +431,7 @@ class SimEngine:
                 next_open=next_open)
 
     def _expiry_for(self, request: OrderRequest, now: datetime) -> datetime | None:
-        if request.time_in_force is TimeInForce.GTC:
+        if request.time_in_force is _GTC:
             return None
         # Orders arriving at one instant share their expiry; the calendar lookups behind
         # it cost more than the rest of admission, so remember the last answer.
@@ -444,8 +463,9 @@ class SimEngine:
         self._orders[working.order_id] = working
         self._by_client_id[(working.account_id, working.request.client_order_id)] = \
             working.order_id
-        working.move_to(OrderStatus.NEW, now)
-        self._emit(EventKind.NEW, working.account_id, working)
+        working.move_to(_NEW, now)
+        if self.events.has_listeners:  # (``_emit`` checks too; this saves the call)
+            self._emit(EventKind.NEW, working.account_id, working)
         self._file(working)
         self._work(working, now)
 
@@ -453,13 +473,16 @@ class SimEngine:
         """Put an open order where it trades: an auction or the continuous book."""
         if working.time_in_force in AUCTION_TIME_IN_FORCE:
             self._auction[working.order_id] = working
-        else:
-            self._open.setdefault(working.instrument.symbol, {})[working.order_id] = working
+            return
+        book = self._open.get(working.instrument.symbol)
+        if book is None:
+            book = self._open[working.instrument.symbol] = {}
+        book[working.order_id] = working
 
     def _work(self, working: WorkingOrder, now: datetime) -> None:
         """Let a just placed (or changed) order trade; ioc and fok never rest."""
         self._try_match(working, now)
-        if working.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) and working.is_open:
+        if working.time_in_force in _IMMEDIATE and working.status in _OPEN_STATUSES:
             self._finish(working, OrderStatus.CANCELED, now)
 
     def modify_order(self, account_id: str, order_id: str, changes: OrderModify, *,
@@ -602,7 +625,8 @@ class SimEngine:
                 self._try_match(working, now)
 
     def _try_match(self, working: WorkingOrder, now: datetime) -> None:
-        if not working.is_open or working.time_in_force in AUCTION_TIME_IN_FORCE:
+        if working.status not in _OPEN_STATUSES \
+                or working.time_in_force in AUCTION_TIME_IN_FORCE:
             return
         if not self.calendar.is_open(now, extended_hours=working.request.extended_hours):
             return
@@ -613,13 +637,15 @@ class SimEngine:
             return
         key = (quote.symbol, working.side.is_buy)
         taken = self._taken.get(key)
-        used = taken[3] if taken is not None and taken[:3] == (quote.timestamp, quote.bid,
-                                                               quote.ask) else ZERO
-        size = min(working.remaining, available_liquidity(working, quote) - used)
-        if working.time_in_force is TimeInForce.FOK and size < working.remaining:
+        timestamp, bid, ask = quote.timestamp, quote.bid, quote.ask
+        used = taken[3] if (taken is not None and taken[0] == timestamp and taken[1] == bid
+                            and taken[2] == ask) else ZERO
+        remaining = working.quantity - working.filled_quantity
+        size = min(remaining, available_liquidity(working, quote) - used)
+        if working.time_in_force is _FOK and size < remaining:
             return
-        if size > 0:
-            self._taken[key] = (quote.timestamp, quote.bid, quote.ask, used + size)
+        if size > ZERO:
+            self._taken[key] = (timestamp, bid, ask, used + size)
             self._fill(working, size, price, now)
 
     def _run_auction(self, tif: TimeInForce, at: datetime) -> None:
@@ -636,36 +662,39 @@ class SimEngine:
         account = self._accounts[working.account_id]
         instrument = working.instrument
         holding = account.holding(instrument)
-        signed = quantity if working.side.is_buy else -quantity
+        side = working.request.side
+        signed = quantity if side.is_buy else -quantity
         # Commission is per order: a partial fill pays what the order's fee grows by, so
         # a per-order minimum is charged once, not on every fill.
         already = working.filled_quantity
-        fee = self.fees.fee(instrument, already + quantity) - (
-            self.fees.fee(instrument, already) if already else ZERO)
+        fees = self.fees
+        fee = fees.fee(instrument, already + quantity) - (
+            fees.fee(instrument, already) if already else ZERO)
         holding.apply(signed, price)
-        cash_flow = -signed * price * Decimal(instrument.multiplier) - fee
+        cash_flow = -signed * price * DECIMAL_OF[instrument.multiplier] - fee
         account.cash += cash_flow
-        release = working.reserved * quantity / working.remaining
+        release = working.reserved * quantity / (working.quantity - already)
         working.reserved -= release
         account.reserved -= release
-        if holding.reserved_to_close and _closes(working):
+        if holding.reserved_to_close and side in CLOSING_SIDES:
             holding.reserved_to_close -= quantity
-        working.filled_quantity += quantity
+        filled = working.filled_quantity = already + quantity
         working.fill_value += quantity * price
+        self._entry_seq += 1
         account.ledger.append(LedgerEntry(
-            self._next_entry_id(), TransactionType.FILL, at, cash_flow,
-            symbol=instrument.symbol, side=working.side, quantity=quantity, price=price,
-            fees=fee, order_id=working.order_id))
-        if working.remaining == 0:
+            f"T{self._entry_seq:010d}", _FILL_ENTRY, at, cash_flow, instrument.symbol, side,
+            quantity, price, fee, working.order_id))
+        if working.quantity - filled == ZERO:
             working.filled_at = at
-            working.move_to(OrderStatus.FILLED, at)
+            working.move_to(_FILLED, at)
             self._close_out(working)
             kind = EventKind.FILL
         else:
-            working.move_to(OrderStatus.PARTIALLY_FILLED, at)
+            working.move_to(_PARTIAL, at)
             kind = EventKind.PARTIAL_FILL
-        self._emit(kind, working.account_id, working, fill_quantity=quantity, fill_price=price,
-                   position_quantity=holding.quantity)
+        if self.events.has_listeners:
+            self._emit(kind, working.account_id, working, fill_quantity=quantity,
+                       fill_price=price, position_quantity=holding.quantity)
 
     def _finish(self, working: WorkingOrder, status: OrderStatus, at: datetime) -> None:
         """Close an open order without (further) fills: canceled or expired."""
@@ -698,9 +727,12 @@ class SimEngine:
                 += working.remaining
 
     def _close_out(self, working: WorkingOrder) -> None:
-        self._open.get(working.instrument.symbol, {}).pop(working.order_id, None)
-        if not self._open.get(working.instrument.symbol, True):
-            del self._open[working.instrument.symbol]
+        symbol = working.instrument.symbol
+        book = self._open.get(symbol)
+        if book is not None:
+            book.pop(working.order_id, None)
+            if not book:
+                del self._open[symbol]
         self._auction.pop(working.order_id, None)
 
     def _expire_due(self, at: datetime) -> None:

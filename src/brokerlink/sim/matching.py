@@ -15,19 +15,25 @@ from brokerlink.core.enums import OrderType
 from brokerlink.sim.orders import WorkingOrder
 from brokerlink.sim.prices import SimQuote
 
+# Enum members bound once (class attribute access on an enum is slow in Python 3.11).
+_MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
+_STOP_LIMIT, _TRAILING_STOP = OrderType.STOP_LIMIT, OrderType.TRAILING_STOP
+
 
 def update_trigger(order: WorkingOrder, last: Decimal) -> None:
     """Ratchet a trailing stop's reference and trigger stops whose price was crossed."""
     if order.triggered:
         return
-    if order.order_type is OrderType.TRAILING_STOP:
+    if order.request.order_type is _TRAILING_STOP:
         if order.trail_reference is None:
             order.trail_reference = last
         elif order.side.is_buy:
             order.trail_reference = min(order.trail_reference, last)
         else:
             order.trail_reference = max(order.trail_reference, last)
-    stop = order.effective_stop()
+        stop = order.effective_stop()
+    else:
+        stop = order.stop_price  # what ``effective_stop`` gives any other order
     if stop is None:
         return
     if (order.side.is_buy and last >= stop) or (not order.side.is_buy and last <= stop):
@@ -36,14 +42,14 @@ def update_trigger(order: WorkingOrder, last: Decimal) -> None:
 
 def acts_as(order: WorkingOrder) -> OrderType | None:
     """What the order trades as right now: market, limit, or None (a stop not triggered)."""
-    kind = order.order_type
-    if kind is OrderType.MARKET:
-        return OrderType.MARKET
-    if kind is OrderType.LIMIT:
-        return OrderType.LIMIT
+    kind = order.request.order_type
+    if kind is _MARKET:
+        return _MARKET
+    if kind is _LIMIT:
+        return _LIMIT
     if not order.triggered:
         return None
-    return OrderType.LIMIT if kind is OrderType.STOP_LIMIT else OrderType.MARKET
+    return _LIMIT if kind is _STOP_LIMIT else _MARKET
 
 
 def execution_price(order: WorkingOrder, quote: SimQuote) -> Decimal | None:
@@ -51,12 +57,13 @@ def execution_price(order: WorkingOrder, quote: SimQuote) -> Decimal | None:
     behaviour = acts_as(order)
     if behaviour is None:
         return None
-    touch = quote.ask if order.side.is_buy else quote.bid
-    if behaviour is OrderType.MARKET:
+    is_buy = order.request.side.is_buy
+    touch = quote.ask if is_buy else quote.bid
+    if behaviour is _MARKET:
         return touch
     limit = order.limit_price
     assert limit is not None  # noqa: S101  (limit orders are validated to carry one)
-    if order.side.is_buy:
+    if is_buy:
         return touch if touch <= limit else None
     return touch if touch >= limit else None
 
@@ -64,7 +71,7 @@ def execution_price(order: WorkingOrder, quote: SimQuote) -> Decimal | None:
 def auction_price(order: WorkingOrder, print_price: Decimal) -> Decimal | None:
     """The price an opening or closing auction order trades at, or None if its limit
     is not met at the auction print."""
-    if order.order_type is OrderType.MARKET:
+    if order.request.order_type is _MARKET:
         return print_price
     limit = order.limit_price
     assert limit is not None  # noqa: S101
@@ -75,4 +82,4 @@ def auction_price(order: WorkingOrder, print_price: Decimal) -> Decimal | None:
 
 def available_liquidity(order: WorkingOrder, quote: SimQuote) -> Decimal:
     """Size available at the touch for this order's side."""
-    return quote.ask_size if order.side.is_buy else quote.bid_size
+    return quote.ask_size if order.request.side.is_buy else quote.bid_size

@@ -19,6 +19,20 @@ from brokerlink.core.models import Order, OrderRequest, OrderResult
 from brokerlink.sim.universe import Instrument
 
 ZERO = Decimal(0)
+OPEN_STATUSES = frozenset(status for status in OrderStatus if status.is_open)
+"""The statuses ``OrderStatus.is_open`` holds for, as a set to test membership in."""
+_REJECTED = OrderStatus.REJECTED
+_STATUS_VALUE = {status: status.value for status in OrderStatus}
+# The version and variant bits ``uuid.UUID(int=..., version=4)`` sets.
+_UUID4_KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+
+
+def uuid4_text(bits: int) -> str:
+    """``str(uuid.UUID(int=bits, version=4))``, the same text at a third of the cost:
+    order ids are drawn as 128 random bits from the engine's seeded generator."""
+    h = ((bits & _UUID4_KEEP) | _UUID4_SET).to_bytes(16, "big").hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(slots=True)
@@ -74,7 +88,7 @@ class WorkingOrder:
 
     @property
     def is_open(self) -> bool:
-        return self.status.is_open
+        return self.status in OPEN_STATUSES
 
     def move_to(self, status: OrderStatus, at: datetime) -> None:
         """Change status. Raises ``IllegalTransitionError`` for a move the machine forbids."""
@@ -136,15 +150,18 @@ class WorkingOrder:
 
     def result(self) -> OrderResult:
         """What a broker answers when it takes the order, built without a full snapshot."""
+        status = self.status
+        filled = self.filled_quantity
         return OrderResult(
-            success=self.status is not OrderStatus.REJECTED,
+            success=status is not _REJECTED,
             order_id=self.order_id,
-            status=self.status,
+            status=status,
             message=self.reject_reason,
-            filled_quantity=self.filled_quantity,
-            filled_price=self.average_fill_price,
+            filled_quantity=filled,
+            # ``average_fill_price``, inline
+            filled_price=None if filled == ZERO else self.fill_value / filled,
             submitted_at=self.submitted_at,
             filled_at=self.filled_at,
             client_order_id=self.client_order_id,
-            raw_status=self.status.value,
+            raw_status=_STATUS_VALUE[status],
         )

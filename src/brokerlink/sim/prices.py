@@ -222,6 +222,8 @@ class _Option:
 
 
 def _utc(at: datetime) -> datetime:
+    if at.tzinfo is UTC:  # the clock's own times: aware, and UTC already
+        return at
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(
             f"quote time must be timezone-aware (got naive {at.isoformat()}); "
@@ -296,6 +298,9 @@ class PriceBook:
 
     def last(self, symbol: str) -> Decimal:
         """The last trade price of ``symbol``, on its tick and above zero."""
+        walk = self._walks.get(symbol)
+        if walk is not None:
+            return walk.last
         found = self._resolve(symbol)
         if isinstance(found, _Walk):
             return found.last
@@ -318,7 +323,7 @@ class PriceBook:
         as_of = self._as_of
         if as_of is None or at > as_of:
             self._as_of = at
-        found = self._resolve(symbol)
+        found = self._walks.get(symbol) or self._resolve(symbol)
         if isinstance(found, _Walk):
             cached = found.quote
             if (cached is not None and cached.timestamp == at and cached.last is found.last

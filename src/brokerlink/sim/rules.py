@@ -17,7 +17,15 @@ from brokerlink.core.errors import (
 from brokerlink.core.models import OrderRequest
 from brokerlink.sim.accounts import ZERO, SimAccount
 from brokerlink.sim.prices import SimQuote
-from brokerlink.sim.universe import Instrument
+from brokerlink.sim.universe import DECIMAL_OF, Instrument
+
+# Enum members bound once (class attribute access on an enum is slow in Python 3.11).
+_OPTION = AssetType.OPTION
+_BUY, _SELL, _SELL_SHORT = OrderSide.BUY, OrderSide.SELL, OrderSide.SELL_SHORT
+_SELL_TO_OPEN = OrderSide.SELL_TO_OPEN
+_LONG_CLOSING_SIDES = frozenset({OrderSide.SELL, OrderSide.SELL_TO_CLOSE})
+_LIMIT_PRICED = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_STOP = OrderType.STOP
 
 
 class ClosedMarketPolicy(StrEnum):
@@ -38,9 +46,9 @@ class FeeSchedule:
     minimum: Decimal = ZERO
 
     def fee(self, instrument: Instrument, quantity: Decimal) -> Decimal:
-        if instrument.asset_type is AssetType.OPTION:
+        if instrument.asset_type is _OPTION:
             return self.per_contract * quantity
-        if self.per_share == 0:
+        if self.per_share == ZERO:
             return ZERO
         return max(self.minimum, self.per_share * quantity)
 
@@ -55,6 +63,8 @@ class Admission:
 
 CLOSING_SIDES = frozenset({OrderSide.SELL, OrderSide.BUY_TO_COVER, OrderSide.SELL_TO_CLOSE,
                            OrderSide.BUY_TO_CLOSE})
+_CLOSING = Admission(reserve=ZERO, closes_position=True)
+"""Every closing order's admission: nothing held, shares to close (immutable, so shared)."""
 
 
 def admit(
@@ -73,39 +83,39 @@ def admit(
     """
     side = request.side
     quantity = request.quantity
-    is_option = instrument.asset_type is AssetType.OPTION
-    if quantity != quantity.to_integral_value() and not instrument.fractionable:
+    is_option = instrument.asset_type is _OPTION
+    if not instrument.fractionable and quantity != quantity.to_integral_value():
         raise InvalidOrderError(f"{instrument.symbol} cannot be traded in fractional "
                                 "quantities; use a whole number", field="quantity")
     if is_option:
         _check_option(account, request, instrument, now)
-    held = account.held_quantity(instrument.symbol)
     holding = account.holdings.get(instrument.symbol)
+    held = holding.quantity if holding else ZERO  # ``account.held_quantity``
     reserved_to_close = holding.reserved_to_close if holding else ZERO
     if side in CLOSING_SIDES:
-        want_long = side in (OrderSide.SELL, OrderSide.SELL_TO_CLOSE)
+        want_long = side in _LONG_CLOSING_SIDES
         available = (held if want_long else -held) - reserved_to_close
         covering = account.shares_covering_calls(instrument.symbol) \
-            if side is OrderSide.SELL else ZERO
+            if side is _SELL else ZERO
         available -= covering
         if available < quantity:
             kind = "long" if want_long else "short"
-            hint = " (use sell_short to open a short position)" if side is OrderSide.SELL else ""
+            hint = " (use sell_short to open a short position)" if side is _SELL else ""
             calls = f" or to the {covering} covering short calls" if covering else ""
             raise InvalidOrderError(
                 f"{side.value} {quantity} {instrument.symbol}: only {max(available, ZERO)} "
                 f"held {kind} and not already committed to open orders{calls}{hint}",
                 field="quantity")
-        return Admission(reserve=ZERO, closes_position=True)
-    if side is OrderSide.SELL_SHORT:
+        return _CLOSING
+    if side is _SELL_SHORT:
         _check_short(account, instrument, held)
-    if side is OrderSide.BUY and held < 0:
+    if side is _BUY and held < ZERO:
         raise InvalidOrderError(f"{instrument.symbol} is held short; use buy_to_cover to "
                                 "close it", field="side")
-    if side is OrderSide.SELL_TO_OPEN:
+    if side is _SELL_TO_OPEN:
         return _admit_short_option(account, request, instrument, buying_power, fees)
     price = _reference_price(request, quote)
-    notional = quantity * price * Decimal(instrument.multiplier)
+    notional = quantity * price * DECIMAL_OF[instrument.multiplier]
     fee = fees.fee(instrument, quantity)
     required = account.cost_in_buying_power(instrument, notional) + fee
     if required > buying_power:
@@ -120,10 +130,11 @@ def _reference_price(request: OrderRequest, quote: SimQuote) -> Decimal:
     """The price buying power is held at: the limit where there is one, else the touch
     (or the stop, for a stop order that can only trade past it)."""
     touch = quote.ask if request.side.is_buy else quote.bid
-    if request.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+    order_type = request.order_type
+    if order_type in _LIMIT_PRICED:
         assert request.limit_price is not None  # noqa: S101
         return request.limit_price
-    if request.order_type is OrderType.STOP and request.stop_price is not None:
+    if order_type is _STOP and request.stop_price is not None:
         return max(touch, request.stop_price) if request.side.is_buy else touch
     return touch
 

@@ -35,6 +35,17 @@ _FRIDAY = 4
 _MARGIN_MIN_PRICE = Decimal(5)
 
 
+class _DecimalOf(dict[int, Decimal]):
+    def __missing__(self, key: int) -> Decimal:
+        value = self[key] = Decimal(key)
+        return value
+
+
+DECIMAL_OF: dict[int, Decimal] = _DecimalOf()
+"""``Decimal(n)`` for an integer ``n`` (an instrument's ``multiplier``), built once:
+``DECIMAL_OF[instrument.multiplier]`` is the multiplier as a ``Decimal`` on hot paths."""
+
+
 def quantize_to_tick(price: Decimal, tick: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
     """``price`` rounded to a multiple of ``tick`` (half up by default)."""
     return (price / tick).quantize(Decimal(1), rounding=rounding) * tick
@@ -435,6 +446,7 @@ def _derive_option(
 
 
 __all__ = [
+    "DECIMAL_OF",
     "OPTION_MULTIPLIER",
     "Instrument",
     "InstrumentUniverse",

@@ -136,7 +136,13 @@ class PaperBroker(BrokerBase):
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         self.capabilities.check_order(order, broker="paper")
-        return await self._call(lambda: self.engine.place_order_result(self.account_id, order))
+        # ``_call`` inline: the hot path of the paper broker, spared a closure and a coroutine.
+        try:
+            return self.engine.place_order_result(self.account_id, order)
+        except BrokerError as exc:
+            exc.broker = exc.broker or "paper"
+            exc.connection_id = exc.connection_id or self.connection_id
+            raise
 
     async def modify_order(self, order_id: str, changes: OrderModify) -> OrderResult:
         self.capabilities.check_modify(changes, broker="paper")
