@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from brokerlink.adapters import registry
-from brokerlink.cli import audit, connections, emulate, render, vault
+from brokerlink.cli import audit, connections, emulate, orders, portfolio, render, vault
 from brokerlink.cli import sync as sync_cli
 from brokerlink.cli.demo import run_demo
 from brokerlink.core.enums import BrokerType
@@ -27,11 +27,14 @@ app.command()(connections.connect)
 app.command("connections")(connections.connections)
 app.command()(connections.disconnect)
 app.command("sync")(sync_cli.sync)
+app.command("portfolio")(portfolio.portfolio)
+app.command("orders")(orders.orders)
+app.add_typer(orders.order_app(), name="order")
 
 
 @app.command()
 def demo() -> None:
-    """Run the main job on the paper broker and show the results."""
+    """Trade on paper, Alpaca and Tradier accounts (local emulators) and show the results."""
     asyncio.run(run_demo(render.wide_console()))
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from rich.console import Console
 from rich.table import Table
 
+from brokerlink.core.errors import BrokerError
 from brokerlink.core.models import AccountBalances, BrokerAccount, Order, Position, Transaction
+from brokerlink.manager.aggregate import ConsolidatedPosition, Sourced
+from brokerlink.manager.routing import ExecutionPlan
+from brokerlink.manager.valuation import PortfolioValue
 
 _CENT = Decimal("0.01")
 
@@ -108,3 +112,81 @@ def transactions_table(rows: Iterable[tuple[str, Transaction]]) -> Table:
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+# --- many connections as one (brokerlink portfolio / orders / order place) -------------
+
+
+def consolidated_positions_table(lines: Iterable[ConsolidatedPosition]) -> Table:
+    """One row per instrument across accounts; the last column breaks it down by account."""
+    table = Table(title="Consolidated positions")
+    for column in ("Symbol", "Type", "Ccy"):
+        table.add_column(column)
+    for column in ("Qty", "Avg cost", "Market value", "Unrealised P&L"):
+        table.add_column(column, justify="right")
+    table.add_column("Held at")
+    for line in lines:
+        held = "\n".join(f"{h.label}: {number(h.value.quantity)}" for h in line.holdings)
+        table.add_row(line.symbol, line.asset_type.value, line.currency, number(line.quantity),
+                      money(line.average_cost), money(line.market_value),
+                      signed_money(line.unrealized_pnl), held)
+    return table
+
+
+def account_values_table(value: PortfolioValue) -> Table:
+    """Each account's value as reported and in the base currency, with the rate's source."""
+    table = Table(title=f"Accounts (total in {value.base_currency})")
+    for column in ("Connection", "Broker", "Label", "Account", "Ccy"):
+        table.add_column(column)
+    for column in ("Value", f"In {value.base_currency}"):
+        table.add_column(column, justify="right")
+    table.add_column("Rate (source)")
+    for line in value.lines:
+        rate = (f"{line.rate.rate.normalize():f} ({line.rate.source})" if line.rate
+                else "[yellow]no rate: not in total[/yellow]")
+        table.add_row(line.connection_id, line.broker.value, line.label, line.account_id,
+                      line.currency, money(line.amount), money(line.converted), rate)
+    return table
+
+
+def sourced_orders_table(rows: Iterable[Sourced[Order]]) -> Table:
+    """Orders of every connection, with the full ids ``brokerlink order cancel`` takes."""
+    table = Table(title="Orders")
+    for column in ("Connection", "Broker", "Order id", "Symbol", "Side", "Type", "TIF",
+                   "Status"):
+        table.add_column(column)
+    for column in ("Qty", "Filled", "Limit", "Stop", "Avg fill"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        order = row.value
+        table.add_row(row.connection_id, row.broker.value, order.order_id, order.symbol,
+                      order.side.value, order.order_type.value, order.time_in_force.value,
+                      order.status.value, number(order.quantity),
+                      number(order.filled_quantity), money(order.limit_price),
+                      money(order.stop_price), money(order.average_fill_price))
+    return table
+
+
+def execution_plan_table(plan: ExecutionPlan) -> Table:
+    """The best-execution ranking: rank (or excluded), price, fees and every reason."""
+    order = plan.order
+    table = Table(title=f"Best execution: {order.side.value} {number(order.quantity)} "
+                        f"{order.instrument_symbol} ({order.order_type.value})")
+    for column in ("Rank", "Connection", "Broker", "Status"):
+        table.add_column(column)
+    for column in ("Price", "Commission", "Net / unit", "Buying power"):
+        table.add_column(column, justify="right")
+    table.add_column("Reasons")
+    for candidate in plan.ranked:
+        rank = str(candidate.rank) if candidate.rank is not None else "[red]excluded[/red]"
+        table.add_row(rank, candidate.connection_id, candidate.broker.value,
+                      candidate.status.value, money(candidate.price),
+                      money(candidate.commission), number(candidate.net_price),
+                      money(candidate.buying_power), "\n".join(candidate.reasons))
+    return table
+
+
+def failures_lines(errors: Mapping[str, BrokerError]) -> list[str]:
+    """One line per connection that did not answer: its id, error type and message."""
+    return [f"{connection_id}: {type(error).__name__}: {error.message}"
+            for connection_id, error in errors.items()]

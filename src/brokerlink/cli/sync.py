@@ -39,8 +39,10 @@ def sync(
     duration: Annotated[float | None, typer.Option(
         "--duration", min=0.1, help="With --watch: stop after this many seconds.")] = None,
 ) -> None:
-    """Sync every stored connection: positions, balances and open orders, from each
-    broker's stream where it has one, else by polling within its rate limit."""
+    """Keep every connection's positions, balances and open orders in sync.
+
+    From each broker's stream where it has one, else by polling within its rate limit.
+    """
     console = wide_console()
     try:
         asyncio.run(_sync(console, watch=watch, duration=duration))

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Self
 
@@ -35,7 +36,7 @@ from brokerlink.core.errors import BrokerError
 from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import BrokerAccount
 from brokerlink.core.values import utc_now
-from brokerlink.manager.connectors import connector_for
+from brokerlink.manager.connectors import PaperMarket, connector_for, paper_url
 from brokerlink.storage.connections import ConnectionNotFoundError, ConnectionRepository
 from brokerlink.storage.engine import Database, open_database
 from brokerlink.storage.records import ConnectionRecord, ConnectionStatus
@@ -147,6 +148,29 @@ class ConnectionService:
         return await self._save(broker, connection_id, account, base_url, label,
                                 secrets=secrets, tokens=tokens, method="oauth")
 
+    async def add_paper(self, *, cash: Decimal = Decimal(100_000), seed: int = 7,
+                        market: PaperMarket = "exchange",
+                        label: str | None = None) -> ConnectionRecord:
+        """Store a paper connection: its settings (cash, seed, market), no secrets.
+
+        The settings are kept in the record's ``base_url`` (``paper:?cash=...``). The
+        paper account itself lives in memory: every process that opens the connection
+        starts it afresh from these settings, so whoever opens it (``BrokerManager``)
+        keeps the opened broker for the process lifetime. Raises ``ConnectionTestError``
+        if the settings are refused (for example negative cash).
+        """
+        connection_id = _new_id()
+        if cash < 0:
+            raise ConnectionTestError("paper cash cannot be negative; nothing was saved",
+                                      broker=BrokerType.PAPER.value,
+                                      connection_id=connection_id)
+        base_url = paper_url(account_id=f"PAPER-{connection_id.removeprefix('conn-')}",
+                             cash=cash, seed=seed, market=market)
+        account = await self._test(BrokerType.PAPER, connection_id, base_url, api_key=None,
+                                   api_secret=None, source=None)
+        return await self._save(BrokerType.PAPER, connection_id, account, base_url, label,
+                                secrets={}, tokens=None, method="paper")
+
     async def _test(self, broker: BrokerType, connection_id: str, base_url: str | None, *,
                     api_key: SecretStr | None, api_secret: SecretStr | None,
                     source: CredentialSource | None) -> BrokerAccount:
@@ -213,7 +237,8 @@ class ConnectionService:
         broker = BrokerType.parse(record.broker)
         api_key = await self.vault.get_secret(connection_id, API_KEY)
         manager: AuditedTokens | None = None
-        if api_key is None:
+        # A paper connection has no secrets: its settings are its base_url.
+        if api_key is None and broker is not BrokerType.PAPER:
             client_id = await self.vault.get_secret(connection_id, CLIENT_ID)
             if client_id is None:
                 raise ConnectionNotFoundError(

@@ -9,14 +9,15 @@ source of an OAuth connection (a refreshing ``TokenManager``); ``api_key`` and
 from __future__ import annotations
 
 import ipaddress
-from typing import Protocol
-from urllib.parse import urlsplit
+from decimal import Decimal, InvalidOperation
+from typing import Literal, Protocol
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from pydantic import SecretStr
 
 from brokerlink.adapters._shared import AuditSink, CredentialSource
 from brokerlink.core.enums import BrokerType
-from brokerlink.core.errors import NotSupportedError
+from brokerlink.core.errors import BrokerError, NotSupportedError
 from brokerlink.core.interface import BrokerInterface
 
 
@@ -89,9 +90,71 @@ def _tradier(
                   connection_id=connection_id, audit=audit)
 
 
+PAPER_SCHEME = "paper"
+PaperMarket = Literal["exchange", "always_open"]
+
+
+def paper_url(*, account_id: str, cash: Decimal, seed: int, market: PaperMarket) -> str:
+    """The ``base_url`` a paper connection is stored under: its settings, no secrets.
+
+    A paper broker lives in this process (no host to name), so the URL's query is the
+    place its settings go: ``paper:?account_id=...&cash=...&seed=...&market=...``. The
+    settings travel with the connection row and are deleted with it.
+    """
+    query = urlencode({"account_id": account_id, "cash": str(cash), "seed": str(seed),
+                       "market": market})
+    return f"{PAPER_SCHEME}:?{query}"
+
+
+def parse_paper_url(base_url: str | None) -> tuple[str | None, Decimal, int, PaperMarket]:
+    """``(account_id, cash, seed, market)`` from a ``paper_url``; defaults for ``None``.
+
+    Raises ``ValueError`` on a malformed setting.
+    """
+    if not base_url:
+        return None, Decimal(100_000), 7, "exchange"
+    parts = urlsplit(base_url)
+    if parts.scheme != PAPER_SCHEME:
+        raise ValueError(f"a paper connection's base_url starts with {PAPER_SCHEME}:")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    try:
+        cash = Decimal(query.get("cash", "100000"))
+    except InvalidOperation as exc:
+        raise ValueError("paper cash must be a decimal number") from exc
+    market = query.get("market", "exchange")
+    if market not in ("exchange", "always_open"):
+        raise ValueError("paper market must be exchange or always_open")
+    return (query.get("account_id"), cash, int(query.get("seed", "7")),
+            "always_open" if market == "always_open" else "exchange")
+
+
+def _paper(
+    *,
+    connection_id: str,
+    base_url: str | None,
+    api_key: SecretStr | None,
+    api_secret: SecretStr | None,
+    source: CredentialSource | None,
+    audit: AuditSink | None,
+) -> BrokerInterface:
+    from brokerlink.adapters.paper import PaperBroker
+
+    # No credentials and no network: the settings are all in the stored base_url. Each
+    # build starts a fresh in-memory engine, so whoever opens it must keep it alive.
+    try:
+        account_id, cash, seed, market = parse_paper_url(base_url)
+    except ValueError as exc:
+        raise BrokerError(f"stored paper settings are unreadable: {exc}",
+                                broker=BrokerType.PAPER.value,
+                                connection_id=connection_id) from exc
+    return PaperBroker(account_id=account_id, cash=cash, seed=seed, market=market,
+                       connection_id=connection_id)
+
+
 CONNECTORS: dict[BrokerType, Connector] = {
     BrokerType.ALPACA: _alpaca,
     BrokerType.TRADIER: _tradier,
+    BrokerType.PAPER: _paper,
 }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from brokerlink.storage.types import UtcDateTime
@@ -140,3 +141,66 @@ settings = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+# --- orders (migration 0002) -----------------------------------------------------------
+
+INTENT_STATUSES = ("pending_new", "new", "partially_filled", "filled", "pending_cancel",
+                   "canceled", "pending_replace", "replaced", "rejected", "expired", "unknown")
+
+# The order journal: one row per order intent, written before the order leaves.
+order_intents = Table(
+    "order_intents", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("connection_id", String(64), nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("client_order_id", String(48), nullable=False),
+    Column("idempotency_key", String(200), nullable=True),
+    # SHA-256 of the canonical order (account, symbol, side, quantity, type, prices, tif).
+    Column("fingerprint", String(64), nullable=False),
+    # The OrderRequest as canonical JSON (decimals as strings).
+    Column("request_json", Text, nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("broker_order_id", String(64), nullable=True),
+    # The OrderResult the caller got, as JSON, so an idempotent replay is identical.
+    Column("result_json", Text, nullable=True),
+    Column("error_type", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("not_sent", Boolean, nullable=False, default=False),
+    Column("resolution", String(32), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("connection_id", "client_order_id", name="uq_order_intents_client_order"),
+    # NULL keys never collide (both backends), so key-less intents are unconstrained.
+    UniqueConstraint("connection_id", "idempotency_key", name="uq_order_intents_idempotency"),
+)
+Index("ix_order_intents_status", order_intents.c.status)
+Index("ix_order_intents_broker_order_id", order_intents.c.broker_order_id)
+
+QUEUE_STATUSES = ("queued", "released", "canceled", "expired", "refused")
+
+# Orders held while the market is closed, released at the next open.
+order_queue = Table(
+    "order_queue", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("connection_id", String(64), nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("request_json", Text, nullable=False),
+    # Decimals as canonical text: exact on both backends.
+    Column("reference_price", String(40), nullable=True),
+    Column("collar_pct", String(40), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("queued_at", UtcDateTime(), nullable=False),
+    Column("release_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("client_order_id", String(48), nullable=False),
+    Column("message", Text, nullable=True),
+    Column("result_json", Text, nullable=True),
+    CheckConstraint(
+        "status IN ('queued', 'released', 'canceled', 'expired', 'refused')", name="status"),
+)
+Index("ix_order_queue_status", order_queue.c.status)

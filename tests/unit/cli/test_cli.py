@@ -16,7 +16,7 @@ def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     for command in ("demo", "brokers", "vault", "audit", "emulate", "connect", "connections",
-                    "disconnect", "sync"):
+                    "disconnect", "sync", "portfolio", "orders", "order"):
         assert command in result.output
 
 

@@ -14,7 +14,8 @@ from brokerlink.storage.migrate import MIGRATIONS_DIR, alembic_config, current_r
 from tests.dbfixtures import DbTarget
 
 EXPECTED_TABLES = {"connections", "credentials", "oauth_pending_states", "audit_events",
-                   "audit_checkpoints", "vault_keys", "settings", "alembic_version"}
+                   "audit_checkpoints", "vault_keys", "settings", "alembic_version",
+                   "order_intents", "order_queue"}
 
 
 async def _tables(database: Database) -> set[str]:

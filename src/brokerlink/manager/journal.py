@@ -1,0 +1,503 @@
+"""The write-ahead order journal: every order is written down before it is sent.
+
+``OrderJournal.submit`` stores an intent (``PENDING_NEW``) before calling the broker,
+then moves it through the core state machine (``ensure_transition``) as the broker
+answers. The rules it exists to keep:
+
+- **Never sent twice.** An idempotency key (per connection) maps to one intent; a
+  repeat returns the stored result (or re-raises the stored refusal) and sends nothing,
+  also when the first call is still in flight in another task (calls are serialised
+  per key). A different order under a used key raises ``DuplicateOrderError``.
+- **Ambiguity is resolved by asking, never by resending.** On ``RequestTimeoutError``
+  or ``BrokerConnectionError`` the broker is asked: by client order id where it has
+  ``get_order_by_client_id`` (``ClientOrderLookup``), else by fingerprint (symbol, side,
+  quantity, type, prices, time in force) among its orders since the intent was written.
+  Unresolved, the intent is ``UNKNOWN`` and the caller gets ``RequestTimeoutError``
+  (recovery ``RECONCILE``) naming the client order id.
+- **Restart safety.** ``reconcile`` resolves every intent still ``PENDING_NEW`` or
+  ``UNKNOWN``. ``submit`` runs it itself, first, for its own (connection, account) when
+  no ``reconcile`` call has covered that pair in this journal's life; so no new order is
+  accepted on an account whose in-flight intents were never looked at. An intent a
+  client-order-id broker says it never saw is marked ``REJECTED`` with ``not_sent`` and
+  reported; it is never re-sent automatically.
+
+Only one process should submit through one database at a time per connection while
+``reconcile`` runs: an intent another live process is still sending looks "in flight"
+to this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from brokerlink.core import errors as core_errors
+from brokerlink.core.enums import OrderStatus
+from brokerlink.core.errors import (
+    BrokerConnectionError,
+    BrokerError,
+    DuplicateOrderError,
+    OrderNotFoundError,
+    RequestTimeoutError,
+)
+from brokerlink.core.interface import BrokerInterface
+from brokerlink.core.lifecycle import IllegalTransitionError, can_transition, ensure_transition
+from brokerlink.core.models import Order, OrderRequest, OrderResult
+from brokerlink.core.symbols import OCC_MIN_LENGTH, OptionContract, format_occ
+from brokerlink.core.values import utc_now
+from brokerlink.storage.engine import Database
+from brokerlink.storage.journal import IntentConflictError, IntentRecord, JournalRepository
+
+logger = logging.getLogger("brokerlink.manager.journal")
+
+S = OrderStatus
+IN_FLIGHT = (S.PENDING_NEW, S.UNKNOWN)
+DEFAULT_FINGERPRINT_WINDOW = timedelta(minutes=10)
+# How often a status write is retried when another writer moved the intent first.
+_CAS_ATTEMPTS = 5
+
+
+@runtime_checkable
+class ClientOrderLookup(Protocol):
+    """A broker that can find an order by the client order id it was sent with."""
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        """Raises ``OrderNotFoundError`` when the broker never saw the id."""
+        ...
+
+
+class JournalError(BrokerError):
+    """The journal cannot do what was asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What ``reconcile`` found, intent by intent (records as stored afterwards)."""
+
+    resolved: list[IntentRecord] = field(default_factory=list)
+    """Matched to a broker order; status taken from it."""
+    not_sent: list[IntentRecord] = field(default_factory=list)
+    """Provably never reached the broker: marked rejected/not sent, NOT re-sent."""
+    unresolved: list[IntentRecord] = field(default_factory=list)
+    """Still unknown (broker unreachable, or no fingerprint match): look again later."""
+    skipped: list[IntentRecord] = field(default_factory=list)
+    """No broker was given for the intent's connection, or it is being sent right now."""
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing is left unknown or unexamined."""
+        return not self.unresolved and not self.skipped
+
+
+def canonical_decimal(value: Decimal | None) -> str | None:
+    """``Decimal`` as text with no exponent and no trailing zeros (``1.50`` -> ``1.5``)."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text if "." not in text else text.rstrip("0").rstrip(".")
+
+
+def fingerprint_fields(account_id: str, *, symbol: str, side: str, quantity: Decimal,
+                       order_type: str, limit_price: Decimal | None,
+                       stop_price: Decimal | None, trail_amount: Decimal | None,
+                       trail_percent: Decimal | None, time_in_force: str) -> str:
+    """SHA-256 hex of the canonical JSON of what makes two orders "the same order"."""
+    canonical = {
+        "account_id": account_id, "symbol": symbol.upper(), "side": side,
+        "quantity": canonical_decimal(quantity), "order_type": order_type,
+        "limit_price": canonical_decimal(limit_price),
+        "stop_price": canonical_decimal(stop_price),
+        "trail_amount": canonical_decimal(trail_amount),
+        "trail_percent": canonical_decimal(trail_percent),
+        "time_in_force": time_in_force,
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def order_fingerprint(account_id: str, order: OrderRequest) -> str:
+    """The fingerprint of a request (its client order id is deliberately left out)."""
+    return fingerprint_fields(
+        account_id, symbol=order.instrument_symbol, side=order.side.value,
+        quantity=order.quantity, order_type=order.order_type.value,
+        limit_price=order.limit_price, stop_price=order.stop_price,
+        trail_amount=order.trail_amount, trail_percent=order.trail_percent,
+        time_in_force=order.time_in_force.value)
+
+
+def broker_order_fingerprint(account_id: str, order: Order) -> str:
+    """The fingerprint of an order read back from a broker, for matching intents."""
+    symbol = order.symbol
+    if (order.option_type is not None and order.strike is not None
+            and order.expiration is not None and len(symbol) < OCC_MIN_LENGTH):
+        symbol = format_occ(OptionContract(symbol, order.expiration, order.option_type,
+                                           order.strike))
+    return fingerprint_fields(
+        account_id, symbol=symbol, side=order.side.value, quantity=order.quantity,
+        order_type=order.order_type.value, limit_price=order.limit_price,
+        stop_price=order.stop_price, trail_amount=order.trail_amount,
+        trail_percent=order.trail_percent, time_in_force=order.time_in_force.value)
+
+
+_ERROR_TYPES: dict[str, type[BrokerError]] = {
+    name: value for name, value in vars(core_errors).items()
+    if isinstance(value, type) and issubclass(value, BrokerError)
+}
+
+
+def _rebuild_error(record: IntentRecord) -> BrokerError:
+    """The stored refusal of an intent, as the same error type with the same message."""
+    kind = _ERROR_TYPES.get(record.error_type or "", JournalError)
+    error = kind(record.error_message or "the order was refused",
+                 connection_id=record.connection_id)
+    if isinstance(error, RequestTimeoutError | DuplicateOrderError):
+        error.client_order_id = record.client_order_id
+    return error
+
+
+class OrderJournal:
+    """The write-ahead journal over a ``Database`` (see the module docstring).
+
+    ``clock`` stamps intents; it must agree with the brokers' clocks to within
+    ``fingerprint_window`` for fingerprint resolution (simulations pass their clock).
+    """
+
+    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now,
+                 fingerprint_window: timedelta = DEFAULT_FINGERPRINT_WINDOW) -> None:
+        self.repository = JournalRepository(database)
+        self._clock = clock
+        self._window = fingerprint_window
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._sending: set[tuple[str, str]] = set()
+        self._reconciled: set[tuple[str, str]] = set()
+        self._reconciled_connections: set[str] = set()
+        self._reconcile_lock = asyncio.Lock()
+
+    # --- submitting ------------------------------------------------------------------
+
+    async def submit(self, *, connection_id: str, account_id: str, broker: BrokerInterface,
+                     order: OrderRequest, idempotency_key: str | None = None) -> OrderResult:
+        """Write the intent, send it once, record the answer; return the ``OrderResult``.
+
+        Raises:
+            DuplicateOrderError: the key was used for a different order, or the client
+                order id is already in the journal for this connection.
+            RequestTimeoutError: the outcome stayed unknown (intent ``UNKNOWN``); call
+                ``reconcile`` later, never resend. Also when the key's first call is
+                still unsettled (``PENDING_NEW``/``UNKNOWN``).
+            BrokerError: the broker's own refusal (the intent is ``REJECTED``); a
+                replay under the same key raises the same type with the same message.
+        """
+        await self._ensure_reconciled(connection_id, account_id, broker)
+        fingerprint = order_fingerprint(account_id, order)
+        # Serialise calls per key so a concurrent repeat waits for the first answer.
+        # Without a key there is nothing to share; the client order id is unique anyway.
+        lock = (self._locks.setdefault((connection_id, idempotency_key), asyncio.Lock())
+                if idempotency_key is not None else asyncio.Lock())
+        async with lock:
+            now = self._clock()
+            record = IntentRecord(
+                id=str(uuid.uuid4()), connection_id=connection_id, account_id=account_id,
+                client_order_id=order.client_order_id, fingerprint=fingerprint,
+                request_json=order.model_dump_json(), symbol=order.instrument_symbol,
+                status=S.PENDING_NEW, created_at=now, updated_at=now,
+                idempotency_key=idempotency_key, attempts=1)
+            # Marked as being sent before it is written, so a concurrent reconcile never
+            # takes a just-written intent for one a crash left behind.
+            marker = (connection_id, order.client_order_id)
+            owned = marker not in self._sending   # else another task sends this id
+            self._sending.add(marker)
+            try:
+                await self.repository.insert(record)
+            except BaseException as exc:
+                if owned:
+                    self._sending.discard(marker)
+                if not isinstance(exc, IntentConflictError):
+                    raise
+                found = exc.existing
+                if (found is not None and idempotency_key is not None
+                        and found.idempotency_key == idempotency_key):
+                    return self._replay(found, fingerprint)
+                raise DuplicateOrderError(
+                    f"client order id {order.client_order_id} is already in the order "
+                    "journal for this connection; give each order a fresh one",
+                    client_order_id=order.client_order_id,
+                    connection_id=connection_id) from exc
+            return await self._send(record, broker, order)
+
+    def _replay(self, record: IntentRecord, fingerprint: str) -> OrderResult:
+        if record.fingerprint != fingerprint:
+            raise DuplicateOrderError(
+                "this idempotency key was already used for a different order on this "
+                "connection; use a new key for a new order",
+                client_order_id=record.client_order_id, connection_id=record.connection_id)
+        if record.result_json is not None:
+            return OrderResult.model_validate_json(record.result_json)
+        if record.error_type is not None:
+            raise _rebuild_error(record)
+        raise RequestTimeoutError(
+            f"the order under this idempotency key (client order id "
+            f"{record.client_order_id}) has no known outcome yet ({record.status.value}); "
+            "reconcile the journal, do not resend",
+            client_order_id=record.client_order_id, connection_id=record.connection_id)
+
+    async def _send(self, record: IntentRecord, broker: BrokerInterface,
+                    order: OrderRequest) -> OrderResult:
+        marker = (record.connection_id, record.client_order_id)
+        try:
+            try:
+                result = await broker.place_order(order)
+            except (RequestTimeoutError, BrokerConnectionError) as exc:
+                return await self._resolve_ambiguous(record, broker, exc)
+            except BrokerError as exc:
+                # A typed refusal is an answer: the broker did not take the order.
+                await self._settle_refusal(record, exc)
+                raise
+            return await self._settle_result(record, result)
+        finally:
+            self._sending.discard(marker)
+
+    async def _resolve_ambiguous(self, record: IntentRecord, broker: BrokerInterface,
+                                 cause: BrokerError) -> OrderResult:
+        try:
+            found, absent = await self._ask(record, broker)
+        except BrokerError as exc:
+            logger.warning("order %s: outcome unknown and the broker could not be asked "
+                           "(%s)", record.client_order_id, type(exc).__name__)
+            found, absent = None, False
+        if found is not None:
+            return await self._settle_result(record, found.to_result(), resolution="lookup")
+        if absent:
+            error = BrokerConnectionError(
+                f"order {record.client_order_id} never reached the broker (it does not know "
+                "the client order id); nothing was sent. Submit it again with a new "
+                "idempotency key", connection_id=record.connection_id)
+            await self._settle_refusal(record, error, not_sent=True)
+            raise error from cause
+        await self._move(record, S.UNKNOWN, error_type="RequestTimeoutError",
+                         error_message=str(cause.message))
+        raise RequestTimeoutError(
+            f"order {record.client_order_id}: the broker may have taken it and could not be "
+            "asked; it is journaled as unknown. Run reconcile later; do not resend",
+            client_order_id=record.client_order_id, connection_id=record.connection_id,
+            broker=cause.broker) from cause
+
+    async def _ask(self, record: IntentRecord,
+                   broker: BrokerInterface) -> tuple[Order | None, bool]:
+        """Find the intent's order: ``(order, False)``, ``(None, True)`` when provably
+        absent, ``(None, False)`` when unknown. Raises the broker's read errors."""
+        if record.broker_order_id is not None:
+            return await broker.get_order(record.broker_order_id), False
+        if isinstance(broker, ClientOrderLookup):
+            try:
+                return await broker.get_order_by_client_id(record.client_order_id), False
+            except OrderNotFoundError:
+                return None, True
+        return await self._by_fingerprint(record, broker), False
+
+    async def _by_fingerprint(self, record: IntentRecord,
+                              broker: BrokerInterface) -> Order | None:
+        earliest = record.created_at - self._window
+        candidates = []
+        for order in await broker.get_orders():
+            if order.client_order_id == record.client_order_id:
+                return order
+            if order.submitted_at is not None and order.submitted_at < earliest:
+                continue
+            if broker_order_fingerprint(record.account_id, order) != record.fingerprint:
+                continue
+            claimed = await self.repository.by_broker_order_id(record.account_id,
+                                                               order.order_id)
+            if claimed is None:
+                candidates.append(order)
+        if not candidates:
+            return None
+        # The earliest unclaimed match: identical orders are claimed in sending order.
+        return min(candidates, key=lambda o: (o.submitted_at or record.created_at,
+                                              o.order_id))
+
+    # --- settling ----------------------------------------------------------------------
+
+    async def _settle_result(self, record: IntentRecord, result: OrderResult, *,
+                             resolution: str = "answer") -> OrderResult:
+        stored = OrderResult.model_validate_json(result.model_dump_json())
+        now = self._clock()
+        await self._move(record, result.status, broker_order_id=result.order_id,
+                         result_json=stored.model_dump_json(), sent_at=record.sent_at or now,
+                         resolution=resolution, resolved_at=now, error_type=None,
+                         error_message=None)
+        return stored
+
+    async def _settle_refusal(self, record: IntentRecord, error: BrokerError, *,
+                              not_sent: bool = False) -> None:
+        await self._move(record, S.REJECTED, error_type=type(error).__name__,
+                         error_message=error.message, not_sent=not_sent,
+                         resolution="not_sent" if not_sent else "refused",
+                         resolved_at=self._clock())
+
+    async def _move(self, record: IntentRecord, status: OrderStatus,
+                    **changes: object) -> IntentRecord:
+        """Move ``record`` to ``status`` through the state machine, compare-and-set.
+
+        A status the machine forbids from the stored one (a stale broker answer after
+        a newer update) leaves the status alone but still records the other fields.
+        """
+        current = record
+        for _ in range(_CAS_ATTEMPTS):
+            target = _legal_target(current.status, status)
+            updated = await self.repository.transition(
+                current, status=target, updated_at=self._clock(), **changes)
+            if updated is not None:
+                return updated
+            fresh = await self.repository.get(record.id)
+            if fresh is None:
+                break
+            current = fresh
+        raise JournalError(
+            f"order intent {record.client_order_id} kept changing under the journal; "
+            "retry the status update", connection_id=record.connection_id)
+
+    # --- restart and later updates ----------------------------------------------------
+
+    async def _ensure_reconciled(self, connection_id: str, account_id: str,
+                                 broker: BrokerInterface) -> None:
+        if ((connection_id, account_id) in self._reconciled
+                or connection_id in self._reconciled_connections):
+            return
+        report = await self.reconcile({f"{connection_id}:{account_id}": broker},
+                                      only=(connection_id, account_id))
+        if report.unresolved:
+            logger.warning("%d order intents on %s remain unknown after reconcile",
+                           len(report.unresolved), connection_id)
+
+    async def reconcile(self, brokers: Mapping[str, BrokerInterface], *,
+                        only: tuple[str, str] | None = None) -> ReconcileReport:
+        """Resolve every intent still ``PENDING_NEW`` or ``UNKNOWN`` against its broker.
+
+        ``brokers`` is keyed by ``"connection_id:account_id"`` or, for a connection
+        with one account, by ``connection_id``. Each resolved pair is marked
+        reconciled, so ``submit`` will not reconcile it again. ``only`` limits the run
+        to one (connection, account). Broker failures never raise here: the intent
+        stays unknown and is listed in ``unresolved``.
+        """
+        report = ReconcileReport()
+        async with self._reconcile_lock:
+            records = await self.repository.list(
+                statuses=IN_FLIGHT, connection_id=only[0] if only else None,
+                account_id=only[1] if only else None)
+            for record in records:
+                broker = (brokers.get(f"{record.connection_id}:{record.account_id}")
+                          or brokers.get(record.connection_id))
+                if broker is None or (record.connection_id,
+                                      record.client_order_id) in self._sending:
+                    report.skipped.append(record)
+                    continue
+                await self._reconcile_one(record, broker, report)
+            for key in brokers:
+                connection_id, _, account_id = key.partition(":")
+                if account_id:
+                    self._reconciled.add((connection_id, account_id))
+                else:
+                    self._reconciled_connections.add(connection_id)
+        return report
+
+    async def _reconcile_one(self, record: IntentRecord, broker: BrokerInterface,
+                             report: ReconcileReport) -> None:
+        try:
+            found, absent = await self._ask(record, broker)
+        except BrokerError as exc:
+            logger.warning("reconcile %s: broker unreachable (%s)", record.client_order_id,
+                           type(exc).__name__)
+            if record.status is S.PENDING_NEW:
+                record = await self._move(record, S.UNKNOWN)
+            report.unresolved.append(record)
+            return
+        if found is not None:
+            await self._settle_result(record, found.to_result(), resolution="reconcile")
+            report.resolved.append(await self._reread(record))
+        elif absent:
+            error = BrokerConnectionError(
+                f"order {record.client_order_id} never reached the broker; it was not sent "
+                "and will not be sent automatically", connection_id=record.connection_id)
+            await self._settle_refusal(record, error, not_sent=True)
+            report.not_sent.append(await self._reread(record))
+        else:
+            if record.status is S.PENDING_NEW:
+                record = await self._move(record, S.UNKNOWN)
+            report.unresolved.append(record)
+
+    async def _reread(self, record: IntentRecord) -> IntentRecord:
+        return await self.repository.get(record.id) or record
+
+    async def update_from_order(self, order: Order) -> IntentRecord | None:
+        """Record a later status of an order (from sync: a stream event or a poll).
+
+        Matches by broker order id, else by client order id, within the order's
+        account. Returns the stored intent, or ``None`` when the order is not in the
+        journal (placed elsewhere). A status the state machine forbids from the stored
+        one (a stale poll) is ignored; the intent is returned unchanged.
+        """
+        record = await self.repository.by_broker_order_id(order.account_id, order.order_id)
+        if record is None and order.client_order_id:
+            record = await self.repository.by_account_client_order_id(
+                order.account_id, order.client_order_id)
+        if record is None:
+            return None
+        if record.broker_order_id not in (None, order.order_id):
+            return record  # a replacement order reusing the client id: not this intent
+        if not can_transition(record.status, order.status) and not (
+                record.status is S.PENDING_NEW and can_transition(S.UNKNOWN, order.status)):
+            return record
+        if record.status is order.status and record.broker_order_id == order.order_id:
+            return record
+        if record.result_json is not None:
+            # The stored reply stays what submit answered (replays are identical); the
+            # current state is the intent's status.
+            return await self._move(record, order.status, broker_order_id=order.order_id)
+        # No reply yet (the answer was lost): the broker's view becomes the reply.
+        return await self._move(record, order.status, broker_order_id=order.order_id,
+                                result_json=order.to_result().model_dump_json(),
+                                error_type=None, error_message=None,
+                                resolved_at=self._clock(), resolution="update")
+
+    async def intents(self, *, connection_id: str | None = None,
+                      account_id: str | None = None,
+                      statuses: Iterable[OrderStatus] | None = None) -> list[IntentRecord]:
+        """Journaled intents, oldest first, filtered when arguments are given."""
+        return await self.repository.list(statuses=statuses, connection_id=connection_id,
+                                          account_id=account_id)
+
+    async def intent(self, connection_id: str, client_order_id: str) -> IntentRecord | None:
+        """One intent by client order id, or ``None``."""
+        return await self.repository.by_client_order_id(connection_id, client_order_id)
+
+
+def _legal_target(current: OrderStatus, wanted: OrderStatus) -> OrderStatus:
+    """``wanted`` when the state machine allows it from ``current``.
+
+    ``PENDING_NEW`` to a state only reachable from a status we never observed (say
+    ``PENDING_REPLACE``) passes through ``UNKNOWN`` first: the journal missed the
+    steps between, which is exactly what ``UNKNOWN`` means. Terminal states keep.
+    """
+    if can_transition(current, wanted):
+        return ensure_transition(current, wanted)
+    if current is S.PENDING_NEW and can_transition(S.UNKNOWN, wanted):
+        return ensure_transition(ensure_transition(current, S.UNKNOWN), wanted)
+    try:
+        ensure_transition(current, wanted)
+    except IllegalTransitionError:
+        logger.info("ignoring stale status %s for an intent already %s", wanted.value,
+                    current.value)
+    return current
+
+
+__all__ = ["ClientOrderLookup", "JournalError", "OrderJournal", "ReconcileReport",
+           "broker_order_fingerprint", "order_fingerprint"]

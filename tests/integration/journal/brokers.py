@@ -1,0 +1,134 @@
+"""Test brokers around a real one: hiding the client-order-id lookup, losing answers,
+or becoming unreachable. They delegate everything else unchanged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from brokerlink.core.capabilities import Capabilities
+from brokerlink.core.enums import BrokerType, OrderStatus
+from brokerlink.core.errors import BrokerConnectionError, RequestTimeoutError
+from brokerlink.core.interface import BrokerInterface
+from brokerlink.core.models import (
+    AccountBalances,
+    BrokerAccount,
+    Order,
+    OrderModify,
+    OrderRequest,
+    OrderResult,
+    Position,
+    Quote,
+    Transaction,
+)
+
+
+class Wrapped:
+    """A ``BrokerInterface`` without ``get_order_by_client_id`` (fingerprint-only).
+
+    ``lose_answers``: place the order, then raise ``RequestTimeoutError`` (the answer was
+    lost). ``unreachable``: every read raises ``BrokerConnectionError``. ``placed``
+    counts calls that reached the inner broker.
+    """
+
+    def __init__(self, inner: BrokerInterface, *, lose_answers: bool = False,
+                 unreachable: bool = False, fail_sends: bool = False) -> None:
+        self.inner = inner
+        self.fail_sends = fail_sends
+        self.lose_answers = lose_answers
+        self.unreachable = unreachable
+        self.placed = 0
+
+    def _check(self) -> None:
+        if self.unreachable:
+            raise BrokerConnectionError("test broker is unreachable", broker="test")
+
+    @property
+    def broker_type(self) -> BrokerType:
+        return self.inner.broker_type
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def disconnect(self) -> None:
+        await self.inner.disconnect()
+
+    async def refresh_token(self) -> None:
+        await self.inner.refresh_token()
+
+    async def is_connected(self) -> bool:
+        return await self.inner.is_connected()
+
+    async def get_account(self) -> BrokerAccount:
+        self._check()
+        return await self.inner.get_account()
+
+    async def get_balances(self) -> AccountBalances:
+        self._check()
+        return await self.inner.get_balances()
+
+    async def get_positions(self) -> list[Position]:
+        self._check()
+        return await self.inner.get_positions()
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        if self.fail_sends:
+            raise BrokerConnectionError("connect failed (test)", broker="test")
+        self.placed += 1
+        result = await self.inner.place_order(order)
+        if self.lose_answers:
+            raise RequestTimeoutError("answer lost (test)", client_order_id=order.client_order_id)
+        return result
+
+    async def modify_order(self, order_id: str, changes: OrderModify) -> OrderResult:
+        return await self.inner.modify_order(order_id, changes)
+
+    async def cancel_order(self, order_id: str) -> bool:
+        return await self.inner.cancel_order(order_id)
+
+    async def get_order(self, order_id: str) -> Order:
+        self._check()
+        return await self.inner.get_order(order_id)
+
+    async def get_orders(self, status: OrderStatus | None = None) -> list[Order]:
+        self._check()
+        return await self.inner.get_orders(status)
+
+    async def get_order_history(self, start: datetime, end: datetime) -> list[Order]:
+        self._check()
+        return await self.inner.get_order_history(start, end)
+
+    async def get_transactions(self, start: datetime, end: datetime) -> list[Transaction]:
+        self._check()
+        return await self.inner.get_transactions(start, end)
+
+    async def get_quote(self, symbol: str) -> Quote:
+        self._check()
+        return await self.inner.get_quote(symbol)
+
+    async def get_quotes(self, symbols: list[str]) -> dict[str, Quote]:
+        self._check()
+        return await self.inner.get_quotes(symbols)
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.disconnect()
+
+
+class Lookup(Wrapped):
+    """``Wrapped`` that keeps the client-order-id lookup (unreachable when told)."""
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        self._check()
+        lookup = getattr(self.inner, "get_order_by_client_id")  # noqa: B009
+        order: Order = await lookup(client_order_id)
+        return order
