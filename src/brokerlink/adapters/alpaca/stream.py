@@ -12,16 +12,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from types import TracebackType
-from typing import Self
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from brokerlink.adapters._shared.order_stream import WebsocketOrderStream
 from brokerlink.adapters._shared.wire_json import decode_frame as _decode
 from brokerlink.core.enums import DataSource
 from brokerlink.core.errors import AuthError, BrokerConnectionError
-from brokerlink.core.events import OrderUpdate, StatusListener
+from brokerlink.core.events import OrderUpdate
 
 from . import mapping
 from .auth import AlpacaAuth
@@ -35,7 +34,7 @@ __all__ = ["TRADE_UPDATES", "AlpacaTradeStream", "OrderUpdate"]
 """``OrderUpdate`` is the core model (``brokerlink.core.events``), re-exported here."""
 
 
-class AlpacaTradeStream:
+class AlpacaTradeStream(WebsocketOrderStream):
     """``async with AlpacaTradeStream(...) as stream: async for update in stream: ...``
 
     ``listening`` is set while subscribed; ``reconnected`` is set each time the stream
@@ -47,40 +46,16 @@ class AlpacaTradeStream:
 
     def __init__(self, url: str, auth: AlpacaAuth, account_id: str, *,
                  max_backoff: float = 5.0, max_attempts: int = 8) -> None:
+        super().__init__(description="Alpaca trade_updates stream")
         self.url = url
         self.account_id = account_id
-        self.reconnects = 0
-        self.listening = asyncio.Event()
         self.reconnected = asyncio.Event()
         self._auth = auth
         self._max_backoff = max_backoff
         self._max_attempts = max_attempts
-        self._ws: ClientConnection | None = None
-        self._closed = False
-        self._status: StatusListener | None = None
-
-    def on_status(self, listener: StatusListener | None) -> None:
-        """Call ``listener(True)`` on every (re)subscription and ``listener(False)`` on
-        every drop (see ``brokerlink.core.events.OrderUpdateStream``)."""
-        self._status = listener
 
     def __repr__(self) -> str:
         return f"AlpacaTradeStream({self.url!r}, reconnects={self.reconnects})"
-
-    async def __aenter__(self) -> Self:
-        await self._connect()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        self._closed = True
-        self.listening.clear()
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            await ws.close()
 
     async def _handshake(self, ws: ClientConnection) -> None:
         await ws.send(json.dumps(await self._auth.stream_message()))
@@ -123,15 +98,10 @@ class AlpacaTradeStream:
                 await ws.close()
                 raise
             self._ws = ws
-            self.listening.set()
             if self.reconnects:
                 self.reconnected.set()
-            if self._status is not None:
-                self._status(True)
+            self._went_up()
             return
-
-    def __aiter__(self) -> Self:
-        return self
 
     async def __anext__(self) -> OrderUpdate:
         """The next update; reconnects transparently. Raises ``StopAsyncIteration``
@@ -139,20 +109,8 @@ class AlpacaTradeStream:
         while True:
             if self._closed:
                 raise StopAsyncIteration
-            if self._ws is None:
-                await self._connect()
-            assert self._ws is not None  # noqa: S101  (_connect set it or raised)
-            try:
-                raw = await self._ws.recv()
-            except websockets.ConnectionClosed:
-                if self._closed:
-                    raise StopAsyncIteration from None
-                logger.warning("Alpaca trade_updates stream dropped; reconnecting")
-                self.listening.clear()
-                self._ws = None
-                self.reconnects += 1
-                if self._status is not None:
-                    self._status(False)
+            raw = await self._next_frame()
+            if raw is None:
                 continue
             update = self._parse(raw)
             if update is not None:

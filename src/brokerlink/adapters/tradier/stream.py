@@ -19,22 +19,20 @@ changes.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections import deque
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import websockets
 from pydantic import ValidationError
-from websockets.asyncio.client import ClientConnection
 
+from brokerlink.adapters._shared.order_stream import WebsocketOrderStream
 from brokerlink.adapters._shared.wire_json import decode_frame as _decode
 from brokerlink.core.enums import DataSource, OrderStatus
 from brokerlink.core.errors import BrokerConnectionError, BrokerError
-from brokerlink.core.events import OrderUpdate, StatusListener
+from brokerlink.core.events import OrderUpdate
 from brokerlink.core.models import Order
 
 from . import mapping
@@ -76,7 +74,7 @@ def merge(order: Order, wire: WireOrderEvent) -> Order:
     return order.model_copy(update=update)
 
 
-class TradierAccountStream:
+class TradierAccountStream(WebsocketOrderStream):
     """``async with broker.order_stream() as stream: async for update in stream: ...``
 
     ``listening`` is set once the first frame after subscribing arrived (``wait_active``
@@ -87,43 +85,19 @@ class TradierAccountStream:
 
     def __init__(self, client: TradierClient, account_id: str, *, max_attempts: int = 4,
                  connection_id: str | None = None) -> None:
+        # The subscription counts as live (listening, status True) once its first frame
+        # arrives: Tradier sends no acknowledgement of the subscription itself.
+        super().__init__(description="Tradier account stream")
         self.account_id = account_id
-        self.reconnects = 0
-        self.listening = asyncio.Event()
         self._client = client
         self._max_attempts = max_attempts
         self._connection_id = connection_id
-        self._ws: ClientConnection | None = None
-        self._closed = False
         self._orders: dict[int, Order] = {}
         self._pending: deque[OrderUpdate] = deque()
-        self._status: StatusListener | None = None
-
-    def on_status(self, listener: StatusListener | None) -> None:
-        """Call ``listener(True)`` each time the subscription is live (its first frame
-        arrived) and ``listener(False)`` on every drop (see
-        ``brokerlink.core.events.OrderUpdateStream``)."""
-        self._status = listener
 
     def __repr__(self) -> str:
         return f"TradierAccountStream(account_id={self.account_id!r}, " \
                f"reconnects={self.reconnects})"
-
-    async def __aenter__(self) -> Self:
-        await self._connect()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the websocket; idempotent."""
-        self._closed = True
-        self.listening.clear()
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            await ws.close()
 
     def _lost(self, why: str, exc: BaseException | None = None) -> BrokerConnectionError:
         detail = f": {type(exc).__name__}" if exc is not None else ""
@@ -163,9 +137,6 @@ class TradierAccountStream:
             if update is not None:
                 self._pending.append(update)
 
-    def __aiter__(self) -> Self:
-        return self
-
     async def __anext__(self) -> OrderUpdate:
         """The next update; reconnects transparently. Raises ``StopAsyncIteration``
         after ``close``."""
@@ -180,25 +151,11 @@ class TradierAccountStream:
 
     async def _receive(self) -> OrderUpdate | None:
         """One frame: an update, or None for a heartbeat or a reconnection."""
-        if self._ws is None:
-            await self._connect()
-        assert self._ws is not None  # noqa: S101  (_connect set it or raised)
-        try:
-            raw = await self._ws.recv()
-        except websockets.ConnectionClosed:
-            if self._closed:
-                raise StopAsyncIteration from None
-            logger.warning("Tradier account stream dropped; reconnecting")
-            self.listening.clear()
-            self._ws = None
-            self.reconnects += 1
-            if self._status is not None:
-                self._status(False)
+        raw = await self._next_frame()
+        if raw is None:
             return None
         if not self.listening.is_set():
-            self.listening.set()
-            if self._status is not None:
-                self._status(True)
+            self._went_up()
         return await self._parse(raw)
 
     async def _parse(self, raw: str | bytes) -> OrderUpdate | None:
