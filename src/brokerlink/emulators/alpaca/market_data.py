@@ -9,6 +9,9 @@ spec does not document this case).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -22,6 +25,7 @@ from brokerlink.emulators.alpaca.serialize import (
     stock_quote_json,
     stock_trade_json,
 )
+from brokerlink.sim.prices import SimQuote
 from brokerlink.sim.universe import Instrument
 
 
@@ -43,6 +47,18 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
             raise AlpacaError(400, None, "symbols is required")
         return symbols
 
+    def latest(symbols: str | None, *, option: bool,
+               render: Callable[[SimQuote, Instrument], dict[str, Any]]
+               ) -> dict[str, dict[str, Any]]:
+        """The multi-symbol endpoints: each known symbol rendered from its current quote;
+        unknown symbols are left out, as Alpaca does."""
+        found: dict[str, dict[str, Any]] = {}
+        for symbol in symbols_of(symbols):
+            instrument = find(symbol, option=option)
+            if instrument is not None:
+                found[symbol] = render(engine.sim_quote(instrument.symbol), instrument)
+        return found
+
     @router.get("/v2/stocks/{symbol}/quotes/latest")
     async def get_stock_latest_quote(symbol: str, request: Request) -> Response:
         account_id = ctx.account_for(request)
@@ -57,12 +73,7 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
     @router.get("/v2/stocks/quotes/latest")
     async def get_stock_latest_quotes(request: Request, symbols: str | None = None) -> Response:
         account_id = ctx.account_for(request)
-        quotes = {}
-        for symbol in symbols_of(symbols):
-            instrument = find(symbol, option=False)
-            if instrument is not None:
-                quotes[symbol] = stock_quote_json(engine.sim_quote(instrument.symbol),
-                                                  instrument)
+        quotes = latest(symbols, option=False, render=stock_quote_json)
         return ctx.respond(account_id, {"quotes": quotes},
                            decimals_as_numbers=True)
 
@@ -70,11 +81,8 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
     async def get_option_latest_quotes(request: Request,
                                        symbols: str | None = None) -> Response:
         account_id = ctx.account_for(request)
-        quotes = {}
-        for symbol in symbols_of(symbols):
-            instrument = find(symbol, option=True)
-            if instrument is not None:
-                quotes[symbol] = option_quote_json(engine.sim_quote(instrument.symbol))
+        quotes = latest(symbols, option=True,
+                        render=lambda quote, _instrument: option_quote_json(quote))
         return ctx.respond(account_id, {"quotes": quotes},
                            decimals_as_numbers=True)
 
@@ -91,12 +99,7 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
     @router.get("/v2/stocks/trades/latest")
     async def get_stock_latest_trades(request: Request, symbols: str | None = None) -> Response:
         account_id = ctx.account_for(request)
-        trades = {}
-        for symbol in symbols_of(symbols):
-            instrument = find(symbol, option=False)
-            if instrument is not None:
-                trades[symbol] = stock_trade_json(engine.sim_quote(instrument.symbol),
-                                                  instrument)
+        trades = latest(symbols, option=False, render=stock_trade_json)
         return ctx.respond(account_id, {"trades": trades},
                            decimals_as_numbers=True)
 
@@ -104,11 +107,8 @@ def market_data_router(ctx: AlpacaContext) -> APIRouter:
     async def get_option_latest_trades(request: Request,
                                        symbols: str | None = None) -> Response:
         account_id = ctx.account_for(request)
-        trades = {}
-        for symbol in symbols_of(symbols):
-            instrument = find(symbol, option=True)
-            if instrument is not None:
-                trades[symbol] = option_trade_json(engine.sim_quote(instrument.symbol))
+        trades = latest(symbols, option=True,
+                        render=lambda quote, _instrument: option_trade_json(quote))
         return ctx.respond(account_id, {"trades": trades},
                            decimals_as_numbers=True)
 
