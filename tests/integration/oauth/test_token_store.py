@@ -39,6 +39,23 @@ from .support import (
 CONN = "schwab-main"
 
 
+async def _signed_in(database: Database, server_url: str,
+                     env: EmulatorEnv) -> tuple[SqlTokenStore, OAuthClient, TokenSet]:
+    """Connection ``CONN`` signed in at the emulator, its first tokens stored sealed."""
+    vault = await load_vault(database, new_master_key())
+    await add_connection(database, CONN)
+    store = SqlTokenStore(database, vault)
+    client = OAuthClient(SCHWAB_OAUTH.for_base_url(server_url),
+                         OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),
+                         MemoryPendingStateStore(), clock=env.engine.now)
+    start = await client.begin("http://127.0.0.1:9/callback")
+    async with httpx.AsyncClient() as http:
+        redirect = (await http.get(start.authorize_url)).headers["location"]
+    first = await client.complete(redirect)
+    await store.save(CONN, first)
+    return store, client, first
+
+
 async def _dump(database: Database) -> bytes:
     async with database.transaction() as conn:
         rows = list((await conn.execute(select(credentials))).all())
@@ -58,17 +75,7 @@ async def test_tokens_are_sealed_at_rest_and_refresh_rotates_durably(
     async with serve(schwab_oauth_server_config(TEST_CLIENT)) as (server, env, router):
         database = await db_target.open()
         try:
-            vault = await load_vault(database, new_master_key())
-            await add_connection(database, CONN)
-            store = SqlTokenStore(database, vault)
-            client = OAuthClient(SCHWAB_OAUTH.for_base_url(server.url),
-                                 OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),
-                                 MemoryPendingStateStore(), clock=env.engine.now)
-            start = await client.begin("http://127.0.0.1:9/callback")
-            async with httpx.AsyncClient() as http:
-                redirect = (await http.get(start.authorize_url)).headers["location"]
-            first = await client.complete(redirect)
-            await store.save(CONN, first)
+            store, client, first = await _signed_in(database, server.url, env)
 
             loaded = await store.load(CONN)
             assert loaded.tokens == first
@@ -111,16 +118,7 @@ async def test_dead_refresh_token_marks_reauth_and_stops_requests(
     async with serve(schwab_oauth_server_config(TEST_CLIENT)) as (server, env, router):
         database = await db_target.open()
         try:
-            vault = await load_vault(database, new_master_key())
-            await add_connection(database, CONN)
-            store = SqlTokenStore(database, vault)
-            client = OAuthClient(SCHWAB_OAUTH.for_base_url(server.url),
-                                 OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),
-                                 MemoryPendingStateStore(), clock=env.engine.now)
-            start = await client.begin("http://127.0.0.1:9/callback")
-            async with httpx.AsyncClient() as http:
-                redirect = (await http.get(start.authorize_url)).headers["location"]
-            await store.save(CONN, await client.complete(redirect))
+            store, client, _ = await _signed_in(database, server.url, env)
             router.server.revoke_all()  # the user disconnected the app at the broker
             manager = TokenManager(CONN, store, client, clock=env.engine.now)
             with pytest.raises(ReauthRequiredError, match="refused"):
@@ -146,17 +144,7 @@ async def test_broker_outage_during_refresh_is_transient(db_target: DatabaseTarg
     async with serve(schwab_oauth_server_config(TEST_CLIENT)) as (server, env, router):
         database = await db_target.open()
         try:
-            vault = await load_vault(database, new_master_key())
-            await add_connection(database, CONN)
-            store = SqlTokenStore(database, vault)
-            client = OAuthClient(SCHWAB_OAUTH.for_base_url(server.url),
-                                 OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),
-                                 MemoryPendingStateStore(), clock=env.engine.now)
-            start = await client.begin("http://127.0.0.1:9/callback")
-            async with httpx.AsyncClient() as http:
-                redirect = (await http.get(start.authorize_url)).headers["location"]
-            first = await client.complete(redirect)
-            await store.save(CONN, first)
+            store, client, first = await _signed_in(database, server.url, env)
             manager = TokenManager(CONN, store, client, clock=env.engine.now)
             env.faults.add(FaultRule(FaultKind.ERROR, method="POST", path="/v1/oauth/token",
                                      status=503, body={"message": "down"}, count=1))
