@@ -1,10 +1,11 @@
 """``brokerlink sync``: keep every stored connection's positions, balances and orders
 current, once (a summary) or live (``--watch``, until Ctrl-C).
 
-Mount with ``app.command()(sync.sync)``. Latency in ``--watch`` is fill-to-local-
-position in wall time, from the broker's fill timestamp; connections to a local
-emulator run on its virtual clock, so their broker timestamps are not trusted and no
-latency is shown for them (see ``brokerlink.manager.latency``).
+Mount with ``app.command()(sync.sync)``; it runs ``BrokerManager.start_sync``, so the
+order journal follows the sync too. Latency in ``--watch`` is fill-to-local-position in
+wall time, from the broker's fill timestamp; connections to a local emulator run on its
+virtual clock, so their broker timestamps are not trusted and no latency is shown for
+them (see ``brokerlink.manager.latency``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import typer
@@ -21,13 +21,15 @@ from rich.table import Table
 
 from brokerlink.cli.render import balances_table, money, number, positions_table, wide_console
 from brokerlink.core.errors import BrokerError
-from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import AccountBalances, Order, Position
-from brokerlink.manager.connections import ConnectionService
-from brokerlink.manager.connectors import is_loopback
-from brokerlink.manager.latency import LatencyTracker
+from brokerlink.manager.manager import BrokerManager
 from brokerlink.manager.sync import SyncEngine
-from brokerlink.manager.sync_events import DriftRepair, StreamNotice, SyncEvent
+from brokerlink.manager.sync_events import (
+    DriftRepair,
+    StreamNotice,
+    SyncEvent,
+    SyncSubscription,
+)
 from brokerlink.manager.sync_state import SyncedState
 from brokerlink.storage.records import ConnectionRecord
 
@@ -57,66 +59,41 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-@contextlib.asynccontextmanager
-async def _connected(service: ConnectionService, console: Console,
-                     ) -> AsyncIterator[tuple[dict[str, BrokerInterface],
-                                              dict[str, ConnectionRecord]]]:
-    """Every stored connection's broker, connected; one that fails is reported and
-    skipped (a sync of the rest is still worth having). Disconnects all on exit."""
-    brokers: dict[str, BrokerInterface] = {}
-    records: dict[str, ConnectionRecord] = {}
-    try:
-        for record in await service.list():
-            try:
-                opened = await service.open_broker(record.id)
-                await opened.broker.connect()
-            except BrokerError as exc:
-                console.print(f"[yellow]skipped[/yellow] {record.id} ({record.label}): "
-                              f"{type(exc).__name__}: {exc.message}")
-                continue
-            brokers[record.id] = opened.broker
-            records[record.id] = record
-        yield brokers, records
-    finally:
-        for broker in brokers.values():
-            with contextlib.suppress(BrokerError):
-                await broker.disconnect()
-
-
 async def _sync(console: Console, *, watch: bool, duration: float | None) -> None:
-    async with await ConnectionService.open(actor=_actor()) as service, \
-            _connected(service, console) as (brokers, records):
-        if not brokers:
+    async with await BrokerManager.open(actor=_actor()) as manager:
+        records = {r.id: r for r in await manager.connections.list()}
+        if not records:
             console.print("no connections to sync: add one with `brokerlink connect`")
             return
-        trusted = frozenset(cid for cid, r in records.items() if not is_loopback(r.base_url))
-        engine = SyncEngine(brokers, latency=LatencyTracker(trust_broker_clock=trusted))
+        # Starting reads every connection once; without --watch that read is the sync.
+        live = await manager.start_sync(subscribe=watch)
+        for cid, error in live.skipped.items():
+            console.print(f"[yellow]skipped[/yellow] {cid} ({records[cid].label}): "
+                          f"{type(error).__name__}: {error.message}")
         if not watch:
-            states = await engine.sync_once()
-            _print_summary(console, engine, states, records)
+            _print_summary(console, live.engine, live.engine.states(), records)
             return
-        await _watch(console, engine, records, duration)
+        assert live.events is not None  # noqa: S101  (subscribe=watch)
+        await _watch(console, live.engine, live.events, records, duration)
 
 
-async def _watch(console: Console, engine: SyncEngine,
+async def _watch(console: Console, engine: SyncEngine, events: SyncSubscription,
                  records: dict[str, ConnectionRecord], duration: float | None) -> None:
-    events = engine.subscribe()
-    async with engine:
-        try:
-            for cid in engine.connection_ids:
-                console.print(f"syncing {cid} ({records[cid].label}): "
-                              f"{engine.state(cid).mode.value}, poll every "
-                              f"{engine.poll_interval(cid):.1f}s when needed")
-            console.print("watching; Ctrl-C to stop")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(duration):
-                    async for event in events:
-                        console.print(render_event(event, records))
-        finally:
-            # Still running here (Ctrl-C cancels into this block): the summary shows
-            # each connection's live mode, not "stopped".
-            events.close()
-            _print_summary(console, engine, engine.states(), records)
+    try:
+        for cid in engine.connection_ids:
+            console.print(f"syncing {cid} ({records[cid].label}): "
+                          f"{engine.state(cid).mode.value}, poll every "
+                          f"{engine.poll_interval(cid):.1f}s when needed")
+        console.print("watching; Ctrl-C to stop")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(duration):
+                async for event in events:
+                    console.print(render_event(event, records))
+    finally:
+        # Still running here (Ctrl-C cancels into this block): the summary shows
+        # each connection's live mode, not "stopped".
+        events.close()
+        _print_summary(console, engine, engine.states(), records)
 
 
 def render_event(event: SyncEvent, records: dict[str, ConnectionRecord] | None = None) -> str:

@@ -57,9 +57,11 @@ from brokerlink.manager.aggregate import (
 )
 from brokerlink.manager.commissions import CommissionSchedule
 from brokerlink.manager.connections import ConnectionService, OpenedConnection
-from brokerlink.manager.connectors import PaperMarket
+from brokerlink.manager.connectors import PaperMarket, is_loopback
 from brokerlink.manager.fx import NO_RATES, FxRates
 from brokerlink.manager.journal import OrderJournal, ReconcileReport
+from brokerlink.manager.journal_feed import JournalFeed, is_order_event
+from brokerlink.manager.latency import LatencyTracker
 from brokerlink.manager.market_hours import (
     ClosedMarketGate,
     ClosedMarketPolicy,
@@ -68,6 +70,8 @@ from brokerlink.manager.market_hours import (
     QueuedOrder,
 )
 from brokerlink.manager.routing import ExecutionPlan, RouteInput, needs_holding, rank
+from brokerlink.manager.sync import SyncEngine, SyncPolicy, SyncTarget
+from brokerlink.manager.sync_events import SyncSubscription
 from brokerlink.manager.valuation import PortfolioValue, value_portfolio
 from brokerlink.storage.records import ConnectionRecord, ConnectionStatus
 
@@ -130,6 +134,20 @@ class Placement:
     queued: QueuedOrder | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LiveSync:
+    """The running live sync of a manager: the ``engine`` (subscribe to its events,
+    read its per-connection state and latency), the ``feed`` that keeps the order
+    journal following it (``None`` without an ``OrderJournal``), and the connections
+    that could not be connected when it started, with their typed errors. ``events``
+    (when asked for) holds every event from the first read on."""
+
+    engine: SyncEngine
+    feed: JournalFeed | None
+    skipped: dict[str, BrokerError]
+    events: SyncSubscription | None = None
+
+
 @dataclass(slots=True)
 class _Live:
     opened: OpenedConnection
@@ -182,6 +200,7 @@ class BrokerManager:
         self._owns_service = owns_service
         self._live: dict[str, _Live] = {}
         self._health: dict[str, _Health] = {}
+        self.live_sync: LiveSync | None = None
 
     @classmethod
     async def open(cls, *, actor: str, database_url: str | None = None,
@@ -201,6 +220,7 @@ class BrokerManager:
     async def aclose(self) -> None:
         """Disconnect every opened broker (paper accounts end here) and, if this manager
         opened it, close the connection service."""
+        await self.stop_sync()
         live, self._live = self._live, {}
         try:
             for entry in live.values():
@@ -246,6 +266,7 @@ class BrokerManager:
                 cash=settings.cash, seed=settings.seed, market=settings.market, label=label)
             # Open it now and keep it: this manager holds the paper account's state.
             await self._broker(record)
+            await self._sync_new(record)
             return record.id
         if credentials is None:
             raise AuthError(f"{kind.value} needs credentials (api_key, or access_token)",
@@ -265,6 +286,7 @@ class BrokerManager:
                 "`brokerlink connect` (browser sign-in)", broker=kind.value)
         record = await self.connections.add_with_keys(
             kind, api_key=key, api_secret=secret, base_url=credentials.base_url, label=label)
+        await self._sync_new(record)
         return record.id
 
     async def remove_broker(self, connection_id: str) -> None:
@@ -272,6 +294,8 @@ class BrokerManager:
 
         Raises ``ConnectionNotFoundError`` for an unknown id.
         """
+        if self.live_sync is not None:
+            await self.live_sync.engine.remove(connection_id)
         entry = self._live.pop(connection_id, None)
         if entry is not None and entry.connected:
             try:
@@ -295,12 +319,20 @@ class BrokerManager:
             views.append(ConnectionView(
                 connection_id=record.id, broker=record.broker, label=record.label,
                 status=self._status(record), account_ids=record.account_ids,
-                last_sync=health.last_ok_at,
+                last_sync=self._last_sync(record.id, health),
                 reauth_due_at=(tokens.reauth_due_at if tokens and tokens.reauth_due_at
                                else record.reauth_due_at),
                 last_error=f"{type(error).__name__}: {error.message}" if error else None,
                 last_error_at=health.last_error_at))
         return views
+
+    def _last_sync(self, connection_id: str, health: _Health) -> datetime | None:
+        """The later of this manager's last successful read and the live sync's."""
+        synced = None
+        if self.live_sync is not None and connection_id in self.live_sync.engine.connection_ids:
+            synced = self.live_sync.engine.state(connection_id).as_of
+        moments = [m for m in (health.last_ok_at, synced) if m is not None]
+        return max(moments) if moments else None
 
     def _needs_sign_in(self, record: ConnectionRecord) -> bool:
         """Stored (or token-manager) state says only a new sign-in helps."""
@@ -567,3 +599,87 @@ class BrokerManager:
         record = await self.connections.get(connection_id)
         broker = await self._ready_broker(record)
         return await broker.cancel_order(order_id)
+
+    # --- live sync ----------------------------------------------------------------------
+
+    def sync_targets(self) -> list[SyncTarget]:
+        """Every connection this manager has connected and that needs no sign-in, for
+        ``SyncEngine.from_source`` (``SyncTargetSource``)."""
+        return [SyncTarget(cid, entry.opened.broker) for cid, entry in self._live.items()
+                if entry.connected and not self._needs_sign_in(entry.opened.record)]
+
+    async def start_sync(self, *, policy: SyncPolicy | None = None,
+                         latency: LatencyTracker | None = None,
+                         subscribe: bool = False) -> LiveSync:
+        """Keep every connection's positions, balances and open orders current (streams
+        first, polling within each broker's rate limit as fallback, a periodic
+        reconcile) and the order journal following what the sync sees.
+
+        Connects every stored connection concurrently, each bounded by
+        ``read_timeout``; one that fails (down, slow, needs re-auth) is left out, listed
+        in ``LiveSync.skipped`` and shown as such by ``get_connections``. Connections
+        added later with ``add_broker`` join the running sync; ``remove_broker`` takes
+        them out; ``stop_sync`` (or ``aclose``) ends it. Latency uses broker fill
+        timestamps only for connections that are not local emulators (whose clocks are
+        virtual). ``subscribe`` also subscribes to its events before the first read
+        (``LiveSync.events``). Raises ``RuntimeError`` if the sync is already running.
+        """
+        if self.live_sync is not None:
+            raise RuntimeError("the live sync is already running; stop_sync first")
+        records = await self.connections.list()
+
+        async def connect(target: Target) -> list[None]:
+            await self._ready_broker(next(r for r in records if r.id == target.connection_id))
+            return []
+
+        connected = await fan_out([_target(r) for r in records], connect,
+                                  seconds=self.read_timeout)
+        skipped = dict(connected.errors)
+        self._note({r.id for r in records} - set(skipped), skipped)
+        tracker = latency or LatencyTracker(trust_broker_clock=frozenset(
+            r.id for r in records if r.broker != BrokerType.PAPER.value
+            and not is_loopback(r.base_url)))
+        engine = SyncEngine.from_source(self, policy=policy, latency=tracker)
+        feed = None
+        if isinstance(self.journal, OrderJournal):
+            feed = JournalFeed(engine.subscribe(is_order_event), self.journal)
+            feed.start()
+        events = engine.subscribe() if subscribe else None
+        self.live_sync = LiveSync(engine, feed, skipped, events)
+        try:
+            await engine.start()
+        except BaseException:
+            await self.stop_sync()
+            raise
+        return self.live_sync
+
+    async def stop_sync(self) -> None:
+        """Stop the live sync (streams closed, loops ended) and write the journal
+        updates it already delivered; idempotent. Connections stay open."""
+        live, self.live_sync = self.live_sync, None
+        if live is None:
+            return
+        try:
+            await live.engine.stop()
+        finally:
+            if live.feed is not None:
+                await live.feed.stop()
+
+    async def _sync_new(self, record: ConnectionRecord) -> None:
+        """Add a connection just stored to the running live sync, if there is one. A
+        connection that cannot be connected now is listed in ``skipped``."""
+        live = self.live_sync
+        if live is None:
+            return
+        async def connect(_: Target) -> BrokerInterface:
+            return await self._ready_broker(record)
+
+        broker = await guarded(_target(record), connect, self.read_timeout)
+        if isinstance(broker, BrokerError):
+            live.skipped[record.id] = broker
+            self._note(set(), {record.id: broker})
+            return
+        if isinstance(live.engine.latency.trust_broker_clock, frozenset) and \
+                record.broker != BrokerType.PAPER.value and not is_loopback(record.base_url):
+            live.engine.latency.trust_broker_clock |= {record.id}
+        await live.engine.add(SyncTarget(record.id, broker))

@@ -105,6 +105,12 @@ class SyncSubscription:
                 if predicate(event):
                     return event
 
+    @property
+    def pending(self) -> int:
+        """Events delivered and not yet read."""
+        # Once closed, the queue also holds the end marker.
+        return max(0, self._queue.qsize() - 1) if self.closed else self._queue.qsize()
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
