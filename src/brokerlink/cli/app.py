@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,7 +13,7 @@ from rich.table import Table
 from brokerlink.adapters import registry
 from brokerlink.cli import audit, connections, emulate, orders, portfolio, render, vault
 from brokerlink.cli import sync as sync_cli
-from brokerlink.cli.demo import run_demo
+from brokerlink.cli.demo import demo_home, run_demo
 from brokerlink.core.enums import BrokerType
 
 app = typer.Typer(
@@ -33,9 +35,20 @@ app.add_typer(orders.order_app(), name="order")
 
 
 @app.command()
-def demo() -> None:
-    """Trade on paper, Alpaca and Tradier accounts (local emulators) and show the results."""
-    asyncio.run(run_demo(render.wide_console()))
+def demo(
+    home: Annotated[Path | None, typer.Option(
+        "--home", file_okay=False, help="Keep the demo's database, vault key and audit log "
+        "in this directory (default: a temporary one, removed afterwards).")] = None,
+) -> None:
+    """Connect Alpaca and Tradier (local emulators, OAuth) beside a paper account, trade
+    through best execution, watch one portfolio update live, then verify the audit log."""
+    console = render.wide_console()
+    with demo_home(home) as where:
+        console.print(f"demo home: {where} (its own database, vault key and audit log)")
+        asyncio.run(run_demo(console))
+        console.rule("[bold]6. brokerlink audit verify")
+        # The real command, on the demo's audit log: it exits 1 on any break.
+        audit.verify_command()
 
 
 @app.command()

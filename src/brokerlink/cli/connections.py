@@ -21,10 +21,9 @@ import httpx
 import typer
 from pydantic import SecretStr
 from rich.console import Console
-from rich.table import Table
 
 from brokerlink.auth.oauth_config import OAuthClientCredentials
-from brokerlink.cli.render import wide_console
+from brokerlink.cli.render import connections_table, wide_console
 from brokerlink.core.enums import BrokerType
 from brokerlink.core.errors import BrokerError
 from brokerlink.core.values import utc_now
@@ -89,31 +88,18 @@ async def _connect(broker: BrokerType, method: AuthMethod, base_url: str | None,
         local = is_loopback(base_url)
         return await service.add_with_oauth(
             broker, client=client, base_url=base_url, label=label,
-            open_url=_consent_locally if local else _browser_opener(browser))
+            open_url=consent_locally if local else _browser_opener(browser))
 
 
 def connections() -> None:
     """List stored connections: status, accounts, token expiry and when to sign in again."""
     records = asyncio.run(_list())
-    table = Table(title="Connections")
-    table.add_column("Id", no_wrap=True)
-    for column in ("Broker", "Label", "Status", "Accounts", "Token expires (UTC)",
-                   "Re-auth due (UTC)", "Refreshes"):
-        table.add_column(column)
     now = utc_now()
-    warnings: list[str] = []
-    for record in records:
-        due = record.reauth_due_at
-        if due is not None and due - now <= REAUTH_WARNING:
-            warnings.append(f"{record.id} ({record.label}) must be signed in again by "
-                            f"{due:%Y-%m-%d %H:%M} UTC: run brokerlink connect {record.broker}")
-        refreshes = (f"{record.refresh_successes}/{record.refresh_attempts}"
-                     if record.refresh_attempts else "-")
-        table.add_row(record.id, record.broker, record.label, record.status.value,
-                      ", ".join(record.account_ids), _when(record.access_token_expires_at),
-                      _when(due), refreshes)
+    warnings = [f"{r.id} ({r.label}) must be signed in again by {due:%Y-%m-%d %H:%M} UTC: "
+                f"run brokerlink connect {r.broker}" for r in records
+                if (due := r.reauth_due_at) is not None and due - now <= REAUTH_WARNING]
     console = wide_console()
-    console.print(table)
+    console.print(connections_table(records))
     for warning in warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
 
@@ -190,12 +176,10 @@ def _browser_opener(use_browser: bool) -> Callable[[str], None]:
     return open_url
 
 
-async def _consent_locally(url: str) -> None:
+async def consent_locally(url: str) -> None:
     """An emulator's authorize page consents at once: following its redirect delivers
     the callback to our loopback receiver, as the user's browser would."""
     async with httpx.AsyncClient(follow_redirects=True, timeout=30) as client:
         await client.get(url)
 
 
-def _when(value: object) -> str:
-    return f"{value:%Y-%m-%d %H:%M}" if value is not None else "-"

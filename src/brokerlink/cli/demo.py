@@ -1,183 +1,300 @@
-"""``brokerlink demo``: the main job, end to end, in seconds.
+"""``brokerlink demo``: three brokerage accounts used as one portfolio, in seconds.
 
-Opens a paper account on the simulation engine and places orders of several types;
-starts the Alpaca and Tradier emulators on loopback and trades through the real
-adapters over HTTP, each in its broker's own wire format; lets the markets run; then
-prints what a user would check across all three: accounts, balances, positions,
-orders and the paper account's transaction ledger.
+Everything runs in a brokerlink home of its own (a temporary directory unless
+``--home`` names one), with its own SQLite database, vault key file and audit log, so
+nothing of the user's is read or changed. The demo:
+
+1. starts the Alpaca and Tradier emulators on loopback;
+2. connects both through their real OAuth flow (authorization code with PKCE and a
+   single-use state, the callback taken by a one-shot loopback receiver, tokens sealed
+   in the vault), beside a paper account;
+3. starts the live sync (each broker's stream, polling as fallback), with the order
+   journal following it;
+4. places orders with best execution, printing why each went where it did;
+5. shows the consolidated portfolio, moves the markets, prints the sync's changes as
+   they arrive, and shows the portfolio again;
+6. ends with ``brokerlink audit verify`` over the demo's audit log (``app.demo``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 
 from brokerlink.adapters.paper import PaperBroker
-from brokerlink.adapters.registry import create_broker
+from brokerlink.auth.keys import MASTER_KEY_ENV, PASSPHRASE_ENV, PROVIDER_ENV
+from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.cli import render
-from brokerlink.core.enums import BrokerType, OrderSide, OrderType, TimeInForce
-from brokerlink.core.errors import BrokerError
-from brokerlink.core.interface import BrokerInterface
-from brokerlink.core.models import OrderRequest
+from brokerlink.cli.connections import consent_locally
+from brokerlink.cli.sync import render_event
+from brokerlink.core.enums import BrokerType, OrderSide, OrderStatus, OrderType, TimeInForce
+from brokerlink.core.models import OrderRequest, Position
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators import registry as emulators
-from brokerlink.sim.calendar import ExchangeCalendar
-from brokerlink.sim.engine import SimEngine
+from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
+from brokerlink.manager.journal import OrderJournal
+from brokerlink.manager.manager import BrokerManager, LiveSync, PaperSettings, Placement
+from brokerlink.manager.sync_events import SyncEvent, SyncEventKind
+from brokerlink.paths import HOME_ENV
+from brokerlink.storage.engine import DATABASE_SCHEMA_ENV, DATABASE_URL_ENV
+from brokerlink.storage.records import ConnectionRecord
 
 DEMO_SEED = 42
 CENT = Decimal("0.01")
-MARKET_RUN = timedelta(hours=3)
+ACTOR = "cli:demo"
+STREAM_WAIT = 5.0
+LIVE_WAIT = 15.0
+"""Seconds the demo waits for the sync to show a fill: far more than it takes."""
 
 
-def latest_session_start(now: datetime | None = None) -> datetime:
-    """Thirty minutes after the most recent regular open at or before ``now``."""
-    calendar = ExchangeCalendar()
-    moment = now or datetime.now(UTC)
-    opens = calendar.next_open(moment - timedelta(days=7))
-    while (following := calendar.next_open(opens)) <= moment:
-        opens = following
-    return opens + timedelta(minutes=30)
+@contextlib.contextmanager
+def demo_home(home: Path | None) -> Iterator[Path]:
+    """Point brokerlink at ``home`` (or a new temporary directory, removed afterwards)
+    with the key-file vault, and restore the environment on exit: the demo never
+    touches the user's database, keyring or audit log."""
+    names = (HOME_ENV, PROVIDER_ENV, DATABASE_URL_ENV, DATABASE_SCHEMA_ENV, MASTER_KEY_ENV,
+             PASSPHRASE_ENV)
+    saved = {name: os.environ.get(name) for name in names}
+    with contextlib.ExitStack() as stack:
+        path = home or Path(stack.enter_context(tempfile.TemporaryDirectory(
+            prefix="brokerlink-demo-")))
+        for name in names:
+            os.environ.pop(name, None)
+        os.environ[HOME_ENV] = str(path)
+        os.environ[PROVIDER_ENV] = "file"
+        try:
+            yield path
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """One demo connection: its stored record and, for an emulator, its admin URL."""
+
+    record: ConnectionRecord
+    admin_url: str | None
 
 
 async def run_demo(console: Console) -> None:
-    """Run the demo, printing as it goes. Raises ``BrokerError`` only on a bug: every
-    order it places is valid and funded."""
-    engine = SimEngine(seed=DEMO_SEED, start=latest_session_start())
-    events = engine.subscribe()
-    async with AsyncExitStack() as stack:
-        paper = await stack.enter_async_context(PaperBroker(engine, cash=Decimal(100_000)))
-        console.rule("[bold]brokerlink demo: a paper account on the simulated NYSE")
-        console.print(f"Market time {engine.now():%Y-%m-%d %H:%M} UTC, session "
-                      f"[bold]{engine.session().value}[/bold]")
-        await _place_all(console, paper, await _paper_orders(engine, paper))
+    """Run the demo in the current brokerlink home (see ``demo_home``), printing as it
+    goes. Raises ``BrokerError`` only on a bug: every order it places is valid and
+    funded."""
+    # Entered in this order so the manager (and its sync) closes before the emulators.
+    async with _emulators(console) as urls, \
+            await BrokerManager.open(actor=ACTOR, read_timeout=10.0) as manager:
+        console.rule("[bold]1. Connect three accounts")
+        venues = await _connect_all(console, manager, urls)
+        console.print(render.connections_table(await manager.connections.list()))
 
-        console.rule("[bold]Alpaca and Tradier, through their local emulators")
-        emulated = await stack.enter_async_context(_emulated_brokers(console))
-        for name, broker, _ in emulated:
-            console.print(f"[bold]{name}[/bold]")
-            await _place_all(console, broker, _emulated_orders())
+        console.rule("[bold]2. Live sync: streams first, polling as fallback")
+        live = await manager.start_sync(subscribe=True)
+        await _streams_up(live)
+        for cid in live.engine.connection_ids:
+            state = live.engine.state(cid)
+            console.print(f"{venues[cid].record.label}: {state.mode.value}; "
+                          f"{len(state.positions)} positions, cash "
+                          f"{render.money(state.balances.cash if state.balances else None)}")
 
-        console.print(f"\nThe markets run for {MARKET_RUN.seconds // 3600} hours...")
-        await paper.advance(MARKET_RUN)
-        for _, _, admin_url in emulated:
-            async with httpx.AsyncClient(base_url=admin_url) as admin:
-                response = await admin.post("/_emulator/clock/advance",
-                                            json={"seconds": MARKET_RUN.total_seconds()})
-                response.raise_for_status()
+        console.rule("[bold]3. Orders through best execution (--broker auto)")
+        placements = await _place_orders(console, manager, venues)
 
-        brokers: list[tuple[str, BrokerInterface]] = [("paper", paper)]
-        brokers += [(name, broker) for name, broker, _ in emulated]
-        await _show(console, brokers)
-        start = engine.now() - timedelta(days=1)
-        ledger = await paper.get_transactions(start, engine.now())
-        console.print(render.transactions_table(("paper", t) for t in ledger))
-        seen = 0
-        while events.get_nowait() is not None:
-            seen += 1
-        events.close()
-        console.print(f"{seen} paper order and cash events streamed; paper market time now "
-                      f"{engine.now():%Y-%m-%d %H:%M} UTC.")
+        console.rule("[bold]4. One portfolio")
+        await _show_portfolio(console, manager)
 
-
-async def _paper_orders(engine: SimEngine, broker: BrokerInterface) -> list[OrderRequest]:
-    nvda = (await broker.get_quote("NVDA")).last or Decimal(100)
-    aapl = (await broker.get_quote("AAPL")).last or Decimal(100)
-    option = _nearest_call(engine, "AAPL")
-    return [
-        OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=Decimal(20)),
-        OrderRequest(symbol="SPY", side=OrderSide.BUY, quantity=Decimal("2.5")),
-        OrderRequest(symbol="MSFT", side=OrderSide.BUY, quantity=Decimal(10)),
-        OrderRequest(symbol="NVDA", side=OrderSide.BUY, quantity=Decimal(15),
-                     order_type=OrderType.LIMIT,
-                     limit_price=(nvda * Decimal("0.99")).quantize(CENT),
-                     time_in_force=TimeInForce.GTC),
-        OrderRequest(symbol="AAPL", side=OrderSide.SELL, quantity=Decimal(20),
-                     order_type=OrderType.STOP,
-                     stop_price=(aapl * Decimal("0.95")).quantize(CENT),
-                     time_in_force=TimeInForce.GTC),
-        OrderRequest(symbol="MSFT", side=OrderSide.SELL, quantity=Decimal(10),
-                     order_type=OrderType.TRAILING_STOP, trail_percent=Decimal("1.5"),
-                     time_in_force=TimeInForce.GTC),
-        OrderRequest(symbol=option, side=OrderSide.BUY_TO_OPEN, quantity=Decimal(1),
-                     order_type=OrderType.LIMIT, limit_price=_option_limit(engine, option)),
-    ]
-
-
-def _emulated_orders() -> list[OrderRequest]:
-    return [
-        OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=Decimal(10)),
-        OrderRequest(symbol="KO", side=OrderSide.BUY, quantity=Decimal(25)),
-        OrderRequest(symbol="JPM", side=OrderSide.BUY, quantity=Decimal(5),
-                     order_type=OrderType.LIMIT, limit_price=Decimal("1.00"),
-                     time_in_force=TimeInForce.GTC),
-    ]
+        console.rule("[bold]5. The market moves; the sync follows")
+        resting = placements[-1]
+        await _fill_resting(console, manager, venues, resting, live)
+        await _show_portfolio(console, manager)
+        await _show_journal(console, manager, live)
+        await manager.stop_sync()
 
 
 @asynccontextmanager
-async def _emulated_brokers(
-    console: Console,
-) -> AsyncIterator[list[tuple[str, BrokerInterface, str]]]:
-    """Alpaca and Tradier emulators on loopback, each with a connected adapter.
-
-    The emulators accept any well-formed credentials and open a funded account for
-    them, so the demo signs in with made-up keys and a made-up token."""
-    logins = {
-        "alpaca": {"api_key": "PKDEMO0000000001", "api_secret": "demo-secret"},
-        "tradier": {"access_token": "demo-access-token"},
-    }
+async def _emulators(console: Console) -> AsyncIterator[dict[BrokerType, str]]:
+    """The Alpaca and Tradier emulators on loopback, each with a market of its own."""
     async with AsyncExitStack() as stack:
-        connected: list[tuple[str, BrokerInterface, str]] = []
-        for offset, (name, login) in enumerate(logins.items(), start=1):
-            # A seed of its own per broker: separate markets and account numbers.
-            app = emulators.load(name)(seed=DEMO_SEED + offset)
+        urls: dict[BrokerType, str] = {}
+        for offset, kind in enumerate((BrokerType.ALPACA, BrokerType.TRADIER), start=1):
+            app = emulators.load(kind.value)(seed=DEMO_SEED + offset)
             server = await stack.enter_async_context(EmulatorServer(app))
-            broker = create_broker(BrokerType.parse(name), emulator_url=server.url, **login)
-            await stack.enter_async_context(broker)
-            account = await broker.get_account()
-            console.print(f"{name} emulator at {server.url}: account {account.account_id}")
-            connected.append((name, broker, server.url))
-        yield connected
+            console.print(f"{kind.value} emulator at {server.url}")
+            urls[kind] = server.url
+        yield urls
 
 
-async def _place_all(console: Console, broker: BrokerInterface,
-                     orders: list[OrderRequest]) -> None:
-    for request in orders:
-        try:
-            result = await broker.place_order(request)
-        except BrokerError as exc:
-            console.print(f"[red]refused[/red] {request.side.value} {request.symbol}: {exc}")
-            continue
-        console.print(f"placed {request.side.value:>11} {request.quantity:>4} "
-                      f"{request.instrument_symbol:<21} {request.order_type.value:<13} -> "
-                      f"[bold]{result.status.value}[/bold]")
+async def _connect_all(console: Console, manager: BrokerManager,
+                       urls: dict[BrokerType, str]) -> dict[str, Venue]:
+    # The emulators publish a sandbox OAuth app, as a broker's developer portal would.
+    client = OAuthClientCredentials(SANDBOX_CLIENT.client_id,
+                                    SecretStr(SANDBOX_CLIENT.client_secret or ""))
+    venues: dict[str, Venue] = {}
+    for kind, url in urls.items():
+        # consent_locally stands in for the user's browser (the emulator consents).
+        record = await manager.connections.add_with_oauth(
+            kind, client=client, open_url=consent_locally, base_url=url,
+            label=f"{kind.value} (demo)")
+        console.print(f"{kind.value}: signed in with OAuth (PKCE, single-use state) -> "
+                      f"{record.id}, account {', '.join(record.account_ids)}")
+        venues[record.id] = Venue(record, url)
+    paper_id = await manager.add_broker(
+        "paper", paper=PaperSettings(cash=Decimal(100_000), seed=DEMO_SEED,
+                                     market="always_open"), label="paper (demo)")
+    paper = await manager.connections.get(paper_id)
+    console.print(f"paper: a simulated account -> {paper_id}, account "
+                  f"{', '.join(paper.account_ids)}")
+    venues[paper_id] = Venue(paper, None)
+    return venues
 
 
-async def _show(console: Console, brokers: list[tuple[str, BrokerInterface]]) -> None:
-    accounts = [await broker.get_account() for _, broker in brokers]
-    balances = [(name, await broker.get_balances()) for name, broker in brokers]
-    positions = [(name, p) for name, broker in brokers for p in await broker.get_positions()]
-    orders = [(name, o) for name, broker in brokers for o in await broker.get_orders()]
-    console.print(render.accounts_table(accounts))
-    console.print(render.balances_table(balances))
-    console.print(render.positions_table(positions))
-    console.print(render.orders_table(orders))
+RESTING = "XOM"
 
 
-def _nearest_call(engine: SimEngine, underlying: str) -> str:
-    today = engine.now().date()
-    spot = engine.quote(underlying).last or Decimal(0)
-    calls = [c for c in engine.universe.option_chain(underlying, today)
-             if c.option_type is not None and c.option_type.value == "call"
-             and c.expiration is not None and c.expiration > today + timedelta(days=7)]
-    best = min(calls, key=lambda c: (c.expiration, abs((c.strike or spot) - spot)))
-    return best.symbol
+async def _demo_orders(manager: BrokerManager) -> list[OrderRequest]:
+    """Market buys (each account quotes some symbols cheapest), a sell (routed only where
+    the shares are held) and, last, a resting limit buy 2% under the lowest ask across
+    the accounts, filled later, when the market moves."""
+    quotes = await manager.get_quotes(RESTING)
+    ask = min(q.value.ask or q.value.last or Decimal(100) for q in quotes.items)
+    return [
+        OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=Decimal(10)),
+        OrderRequest(symbol="MSFT", side=OrderSide.BUY, quantity=Decimal(5)),
+        OrderRequest(symbol="GOOGL", side=OrderSide.BUY, quantity=Decimal(8)),
+        OrderRequest(symbol="KO", side=OrderSide.BUY, quantity=Decimal(25)),
+        OrderRequest(symbol="SPY", side=OrderSide.BUY, quantity=Decimal("2.5")),
+        OrderRequest(symbol="AAPL", side=OrderSide.SELL, quantity=Decimal(4)),
+        OrderRequest(symbol=RESTING, side=OrderSide.BUY, quantity=Decimal(20),
+                     order_type=OrderType.LIMIT,
+                     limit_price=(ask * Decimal("0.98")).quantize(CENT),
+                     time_in_force=TimeInForce.GTC),
+    ]
 
 
-def _option_limit(engine: SimEngine, symbol: str) -> Decimal:
-    quote = engine.quote(symbol)
-    return (quote.ask or Decimal(1)) + Decimal("0.05")
+async def _streams_up(live: LiveSync) -> None:
+    """Wait (briefly) until every connection's stream is up, so the demo shows each one
+    in its steady mode; a stream that takes longer just leaves polling in charge."""
+    assert live.events is not None  # noqa: S101  (started with subscribe=True)
+    waiting = set(live.engine.connection_ids)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(STREAM_WAIT):
+            while waiting:
+                event = await live.events.get()
+                if event.kind is SyncEventKind.STREAM_UP:
+                    waiting.discard(event.connection_id)
+
+
+async def _place_orders(console: Console, manager: BrokerManager,
+                        venues: dict[str, Venue]) -> list[Placement]:
+    placements = []
+    for number, order in enumerate(await _demo_orders(manager)):
+        placement = await manager.place_order(order, idempotency_key=f"demo-{number}")
+        placements.append(placement)
+        # Routed automatically with the market open: a plan and a broker's answer.
+        assert placement.plan is not None  # noqa: S101
+        assert placement.result is not None  # noqa: S101
+        if number == 0:
+            # The whole ranking once; then the winner's reasons per order.
+            console.print(render.execution_plan_table(placement.plan))
+        chosen = placement.plan.require()
+        price = f" @ {render.money(order.limit_price)}" if order.limit_price else ""
+        console.print(
+            f"placed {order.side.value} {render.number(order.quantity)} {order.symbol} "
+            f"{order.order_type.value}{price} -> [bold]{chosen.label}[/bold]: "
+            f"{placement.result.status.value}; {'; '.join(chosen.reasons)}")
+    # A chosen connection, as with --broker CONNECTION_ID: the same symbol now sits in two
+    # accounts, and the portfolio shows it as one line with both holdings.
+    tradier = next(cid for cid, v in venues.items() if v.record.broker == "tradier")
+    order = OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=Decimal(2))
+    placement = await manager.place_order(order, connection_id=tradier,
+                                          idempotency_key="demo-chosen")
+    assert placement.result is not None  # noqa: S101  (sent with the market open)
+    console.print(f"placed buy 2 AAPL market -> [bold]{venues[tradier].record.label}[/bold] "
+                  f"(chosen by hand): {placement.result.status.value}")
+    # Sent again with the same idempotency key (a retry after a crash, say): the
+    # journal answers with the first result and nothing reaches the broker.
+    at_broker = len(await (await manager.broker(tradier)).get_orders())
+    again = await manager.place_order(order, connection_id=tradier,
+                                      idempotency_key="demo-chosen")
+    assert again.result is not None  # noqa: S101
+    after = len(await (await manager.broker(tradier)).get_orders())
+    console.print(f"the same again with its idempotency key: order {again.result.order_id}"
+                  f" {'(the first one)' if again.result == placement.result else '(NEW!)'}"
+                  f"; orders at the broker: {at_broker} before, {after} after")
+    return placements
+
+
+async def _show_portfolio(console: Console, manager: BrokerManager) -> None:
+    view = await manager.consolidated_positions()
+    value = await manager.get_total_portfolio_value()
+    console.print(render.consolidated_positions_table(view.lines))
+    console.print(render.account_values_table(value))
+    console.print(f"[bold]Total value: {render.money(value.total)} "
+                  f"{value.base_currency}[/bold]")
+
+
+async def _fill_resting(console: Console, manager: BrokerManager, venues: dict[str, Venue],
+                        resting: Placement, live: LiveSync) -> None:
+    """Move the resting limit order's price through its limit at its venue, then print
+    the sync's events until the new position shows."""
+    assert live.events is not None  # noqa: S101  (started with subscribe=True)
+    assert resting.plan is not None  # noqa: S101  (routed automatically)
+    assert resting.plan.order.limit_price is not None  # noqa: S101  (a limit order)
+    symbol, limit = resting.plan.order.symbol, resting.plan.order.limit_price
+    price = (limit * Decimal("0.99")).quantize(CENT)
+    venue = venues[resting.connection_id]
+    console.print(f"{symbol} trades down to {render.money(price)} at {venue.record.label}, "
+                  f"through the resting limit of {render.money(limit)}:")
+    # Only what happens from here on: earlier events were the orders just shown.
+    while live.events.pending:
+        await live.events.get()
+    live.engine.mark_fill(resting.connection_id, symbol)
+    if venue.admin_url is not None:
+        async with httpx.AsyncClient(base_url=venue.admin_url) as admin:
+            response = await admin.post("/_emulator/prices",
+                                        json={"symbol": symbol, "price": str(price)})
+            response.raise_for_status()
+    else:
+        paper = await manager.broker(resting.connection_id)
+        assert isinstance(paper, PaperBroker)  # noqa: S101  (no admin URL: paper)
+        paper.engine.set_price(symbol, price)
+    records = {cid: v.record for cid, v in venues.items()}
+
+    def shows_fill(event: SyncEvent) -> bool:
+        return (event.kind is SyncEventKind.POSITION
+                and event.connection_id == resting.connection_id
+                and isinstance(event.payload, Position) and event.payload.symbol == symbol)
+
+    async with asyncio.timeout(LIVE_WAIT):
+        async for event in live.events:
+            if event.connection_id == resting.connection_id:
+                console.print(f"  {render_event(event, records)}")
+            if shows_fill(event):
+                break
+
+
+async def _show_journal(console: Console, manager: BrokerManager, live: LiveSync) -> None:
+    """The write-ahead journal, kept current by the sync: every intent and its status."""
+    if live.feed is not None:
+        await live.feed.drain()
+    journal = manager.journal
+    assert isinstance(journal, OrderJournal)  # noqa: S101  (the manager's default)
+    intents = await journal.intents()
+    settled = sum(1 for i in intents if i.status is OrderStatus.FILLED)
+    console.print(f"Order journal: {len(intents)} intents, {settled} filled, "
+                  f"{sum(1 for i in intents if i.in_flight)} in flight; "
+                  f"{live.feed.applied if live.feed else 0} updates from the live sync")

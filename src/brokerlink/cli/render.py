@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
 
 from rich.console import Console
@@ -13,6 +14,7 @@ from brokerlink.core.models import AccountBalances, BrokerAccount, Order, Positi
 from brokerlink.manager.aggregate import ConsolidatedPosition, Sourced
 from brokerlink.manager.routing import ExecutionPlan
 from brokerlink.manager.valuation import PortfolioValue
+from brokerlink.storage.records import ConnectionRecord
 
 _CENT = Decimal("0.01")
 
@@ -184,6 +186,26 @@ def execution_plan_table(plan: ExecutionPlan) -> Table:
                       money(candidate.commission), number(candidate.net_price),
                       money(candidate.buying_power), "\n".join(candidate.reasons))
     return table
+
+
+def connections_table(records: Iterable[ConnectionRecord]) -> Table:
+    """Stored connections: status, accounts, token expiry, re-auth date, refreshes."""
+    table = Table(title="Connections")
+    table.add_column("Id", no_wrap=True)
+    for column in ("Broker", "Label", "Status", "Accounts", "Token expires (UTC)",
+                   "Re-auth due (UTC)", "Refreshes"):
+        table.add_column(column)
+    for record in records:
+        refreshes = (f"{record.refresh_successes}/{record.refresh_attempts}"
+                     if record.refresh_attempts else "-")
+        table.add_row(record.id, record.broker, record.label, record.status.value,
+                      ", ".join(record.account_ids), _when(record.access_token_expires_at),
+                      _when(record.reauth_due_at), refreshes)
+    return table
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value is not None else "-"
 
 
 def failures_lines(errors: Mapping[str, BrokerError]) -> list[str]:

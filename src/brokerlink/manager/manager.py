@@ -370,6 +370,12 @@ class BrokerManager:
         """Orders of every connection (all, or those with ``status``); failures by id."""
         return await self._fan_out(lambda broker: broker.get_orders(status))
 
+    async def get_quotes(self, symbol: str) -> Aggregated[Quote]:
+        """Every connection's current quote for ``symbol``; failures by id."""
+        async def read(broker: BrokerInterface) -> list[Quote]:
+            return [await broker.get_quote(symbol)]
+        return await self._fan_out(read)
+
     async def consolidated_positions(self) -> ConsolidatedView:
         """One line per instrument and currency across every account, with the per-account
         breakdown; connections that failed are listed in ``errors``."""
@@ -440,6 +446,15 @@ class BrokerManager:
                 f"{record.label} needs you to sign in again: run brokerlink connect "
                 f"{record.broker}", broker=record.broker, connection_id=record.id)
         return await self._broker(record)
+
+    async def broker(self, connection_id: str) -> BrokerInterface:
+        """The connection's broker, opened once per manager and connected on first use
+        (for a paper connection, the account this manager holds).
+
+        Raises ``ConnectionNotFoundError``, ``ReauthRequiredError`` and the broker's own
+        connect errors.
+        """
+        return await self._ready_broker(await self.connections.get(connection_id))
 
     # --- routing and orders -------------------------------------------------------------
 
