@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from brokerlink.adapters import registry
 from brokerlink.cli import audit, connections, emulate, orders, portfolio, render, vault
 from brokerlink.cli import sync as sync_cli
 from brokerlink.cli.demo import demo_home, run_demo
+from brokerlink.cli.logs import configure_logging
 from brokerlink.core.enums import BrokerType
 
 app = typer.Typer(
@@ -22,6 +24,19 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True, help="More log output: -v info, -vv debug. Secrets "
+        "are redacted from every line.")] = 0,
+) -> None:
+    """One typed, async interface to your brokerage accounts."""
+    configure_logging(logging.DEBUG if verbose > 1 else
+                      logging.INFO if verbose else logging.WARNING)
+
+
 app.add_typer(vault.app, name="vault")
 app.add_typer(audit.app, name="audit")
 app.add_typer(emulate.app, name="emulate")
