@@ -271,7 +271,7 @@ async def _fill_resting(console: Console, manager: BrokerManager, venues: dict[s
     else:
         paper = await manager.broker(resting.connection_id)
         assert isinstance(paper, PaperBroker)  # noqa: S101  (no admin URL: paper)
-        paper.engine.set_price(symbol, price)
+        await paper.set_price(symbol, price)
     records = {cid: v.record for cid, v in venues.items()}
 
     def shows_fill(event: SyncEvent) -> bool:

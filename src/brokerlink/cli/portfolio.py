@@ -1,8 +1,7 @@
 """``brokerlink portfolio``: every connection's positions and balances as one portfolio.
 
 Connections are read concurrently, each within ``--timeout`` seconds; one that fails
-is listed by id with its error and the rest are shown. Paper connections start afresh
-from their stored settings in every CLI process (their state lives in memory).
+is listed by id with its error and the rest are shown.
 """
 
 from __future__ import annotations

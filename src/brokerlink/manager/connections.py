@@ -4,8 +4,10 @@ A connection is tested against the broker before anything is saved; its secrets 
 only to the vault (sealed per connection and field); every step lands in the audit
 log. Reopening an OAuth connection wires a ``TokenManager`` over the database token
 store, so access tokens refresh ahead of expiry, one refresh at a time across
-processes. If saving fails halfway, what was written is removed again: a connection
-is either whole or absent.
+processes. A paper connection has no secrets: its settings are its ``base_url`` and its
+account is stored in the database, continued by every process that opens it. If saving
+fails halfway, what was written is removed again: a connection is either whole or
+absent.
 """
 
 from __future__ import annotations
@@ -151,13 +153,14 @@ class ConnectionService:
     async def add_paper(self, *, cash: Decimal = Decimal(100_000), seed: int = 7,
                         market: PaperMarket = "exchange",
                         label: str | None = None) -> ConnectionRecord:
-        """Store a paper connection: its settings (cash, seed, market), no secrets.
+        """Store a paper connection and open its account: settings, no secrets.
 
-        The settings are kept in the record's ``base_url`` (``paper:?cash=...``). The
-        paper account itself lives in memory: every process that opens the connection
-        starts it afresh from these settings, so whoever opens it (``BrokerManager``)
-        keeps the opened broker for the process lifetime. Raises ``ConnectionTestError``
-        if the settings are refused (for example negative cash).
+        The settings (cash, seed, market) are kept in the record's ``base_url``
+        (``paper:?cash=...``); the account itself (its id, cash, orders, positions) is
+        stored in the database from the start and outlives every process: each one that
+        opens the connection continues the same account (see ``open_broker``). Raises
+        ``ConnectionTestError`` if the settings are refused (for example negative cash);
+        nothing is stored then.
         """
         connection_id = _new_id()
         if cash < 0:
@@ -168,12 +171,22 @@ class ConnectionService:
                              cash=cash, seed=seed, market=market)
         account = await self._test(BrokerType.PAPER, connection_id, base_url, api_key=None,
                                    api_secret=None, source=None)
+
+        async def open_account() -> None:
+            # Connecting with the database opens the account and stores it (the
+            # connection row exists by now: an account row never outlives its connection).
+            async with connector_for(BrokerType.PAPER)(
+                    connection_id=connection_id, base_url=base_url, api_key=None,
+                    api_secret=None, source=None, audit=None, database=self.database):
+                pass
+
         return await self._save(BrokerType.PAPER, connection_id, account, base_url, label,
-                                secrets={}, tokens=None, method="paper")
+                                secrets={}, tokens=None, method="paper", then=open_account)
 
     async def _test(self, broker: BrokerType, connection_id: str, base_url: str | None, *,
                     api_key: SecretStr | None, api_secret: SecretStr | None,
                     source: CredentialSource | None) -> BrokerAccount:
+        # No database: testing a connection stores nothing (a paper one runs in memory).
         build = connector_for(broker)
         adapter = build(connection_id=connection_id, base_url=base_url, api_key=api_key,
                         api_secret=api_secret, source=source, audit=self.audit_sink)
@@ -191,7 +204,8 @@ class ConnectionService:
     async def _save(self, broker: BrokerType, connection_id: str, account: BrokerAccount,
                     base_url: str | None, label: str | None, *,
                     secrets: dict[str, SecretStr], tokens: TokenSet | None,
-                    method: str) -> ConnectionRecord:
+                    method: str,
+                    then: Callable[[], Awaitable[None]] | None = None) -> ConnectionRecord:
         now = utc_now()
         record = ConnectionRecord(
             id=connection_id, broker=broker.value,
@@ -204,6 +218,8 @@ class ConnectionService:
             await self.vault.put_secrets(connection_id, secrets)
             if tokens is not None:
                 await self._tokens.save(connection_id, tokens)
+            if then is not None:
+                await then()
         except BaseException:
             # A connection is whole or absent: undo whatever part was written.
             await self._forget(connection_id)
@@ -232,7 +248,13 @@ class ConnectionService:
 
     async def open_broker(self, connection_id: str) -> OpenedConnection:
         """Build (not yet connected) the broker of a stored connection, with a refreshing
-        token manager for OAuth connections. Raises ``ConnectionNotFoundError``."""
+        token manager for OAuth connections. Raises ``ConnectionNotFoundError``.
+
+        A paper connection's broker keeps its account in this database: connecting it
+        restores the account as the last process left it (its market caught up with the
+        wall clock), and every change is saved before it is reported, so any number of
+        processes (or brokers) can trade the one account.
+        """
         record = await self.get(connection_id)
         broker = BrokerType.parse(record.broker)
         api_key = await self.vault.get_secret(connection_id, API_KEY)
@@ -255,13 +277,14 @@ class ConnectionService:
         adapter = connector_for(broker)(
             connection_id=connection_id, base_url=record.base_url, api_key=api_key,
             api_secret=await self.vault.get_secret(connection_id, API_SECRET),
-            source=manager, audit=self.audit_sink)
+            source=manager, audit=self.audit_sink, database=self.database)
         return OpenedConnection(record, adapter, manager)
 
     # --- removing -----------------------------------------------------------------------
 
     async def remove(self, connection_id: str) -> ConnectionRecord:
-        """Delete a connection and every secret it had. Raises ``ConnectionNotFoundError``.
+        """Delete a connection, every secret it had and (paper) its stored account.
+        Raises ``ConnectionNotFoundError``.
 
         The brokers served here offer no token revocation endpoint (Alpaca's and
         Tradier's tokens end when the user revokes the app), so removal deletes the

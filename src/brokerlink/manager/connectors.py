@@ -3,7 +3,9 @@
 One function per broker, all with the same keyword signature, so the connection
 service never needs to know an adapter's constructor. ``source`` is the credential
 source of an OAuth connection (a refreshing ``TokenManager``); ``api_key`` and
-``api_secret`` are for brokers that sign in with keys.
+``api_secret`` are for brokers that sign in with keys. ``database`` is where a broker
+keeps state of its own that must outlive the process: only the paper broker has any
+(its account); without it the paper account lives in memory.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from brokerlink.adapters._shared import AuditSink, CredentialSource
 from brokerlink.core.enums import BrokerType
 from brokerlink.core.errors import BrokerError, NotSupportedError
 from brokerlink.core.interface import BrokerInterface
+from brokerlink.core.values import utc_now
+from brokerlink.storage.engine import Database
 
 
 class Connector(Protocol):
@@ -31,6 +35,7 @@ class Connector(Protocol):
         api_secret: SecretStr | None,
         source: CredentialSource | None,
         audit: AuditSink | None,
+        database: Database | None = None,
     ) -> BrokerInterface: ...
 
 
@@ -55,6 +60,7 @@ def _alpaca(
     api_secret: SecretStr | None,
     source: CredentialSource | None,
     audit: AuditSink | None,
+    database: Database | None = None,
 ) -> BrokerInterface:
     from brokerlink.adapters.alpaca.auth import AlpacaAuth
     from brokerlink.adapters.alpaca.broker import AlpacaBroker
@@ -79,6 +85,7 @@ def _tradier(
     api_secret: SecretStr | None,
     source: CredentialSource | None,
     audit: AuditSink | None,
+    database: Database | None = None,
 ) -> BrokerInterface:
     from brokerlink.adapters.tradier.broker import create
 
@@ -97,9 +104,10 @@ PaperMarket = Literal["exchange", "always_open"]
 def paper_url(*, account_id: str, cash: Decimal, seed: int, market: PaperMarket) -> str:
     """The ``base_url`` a paper connection is stored under: its settings, no secrets.
 
-    A paper broker lives in this process (no host to name), so the URL's query is the
-    place its settings go: ``paper:?account_id=...&cash=...&seed=...&market=...``. The
-    settings travel with the connection row and are deleted with it.
+    A paper broker has no host to name, so the URL's query is the place its settings
+    go: ``paper:?account_id=...&cash=...&seed=...&market=...``. The settings travel
+    with the connection row and are deleted with it; they say how the account opens,
+    while the account itself (orders, positions, cash) is stored in ``paper_accounts``.
     """
     query = urlencode({"account_id": account_id, "cash": str(cash), "seed": str(seed),
                        "market": market})
@@ -136,19 +144,26 @@ def _paper(
     api_secret: SecretStr | None,
     source: CredentialSource | None,
     audit: AuditSink | None,
+    database: Database | None = None,
 ) -> BrokerInterface:
     from brokerlink.adapters.paper import PaperBroker
+    from brokerlink.manager.paper_state import DatabasePaperStore
 
-    # No credentials and no network: the settings are all in the stored base_url. Each
-    # build starts a fresh in-memory engine, so whoever opens it must keep it alive.
+    # No credentials and no network: the settings are all in the stored base_url. With a
+    # database the account is kept there (every process sees the same one, its market
+    # catching up with the wall clock); without one it lives in this broker's memory.
     try:
         account_id, cash, seed, market = parse_paper_url(base_url)
     except ValueError as exc:
         raise BrokerError(f"stored paper settings are unreadable: {exc}",
                                 broker=BrokerType.PAPER.value,
                                 connection_id=connection_id) from exc
+    if database is None:
+        return PaperBroker(account_id=account_id, cash=cash, seed=seed, market=market,
+                           connection_id=connection_id)
     return PaperBroker(account_id=account_id, cash=cash, seed=seed, market=market,
-                       connection_id=connection_id)
+                       connection_id=connection_id,
+                       store=DatabasePaperStore(database, connection_id), wall_clock=utc_now)
 
 
 CONNECTORS: dict[BrokerType, Connector] = {

@@ -11,10 +11,10 @@ result's ``errors`` and never hides the others (see ``manager.aggregate``). Writ
 not cut short by that timeout: abandoning an order mid-flight would make its outcome
 unknown, so the transport's own timeout and the journal's reconciliation govern them.
 
-Opened brokers are kept for the manager's lifetime and connected lazily. **Paper
-connections live in memory**: their stored settings (cash, seed, market) rebuild a
-fresh simulated account in each process, and the account's orders and positions last
-only as long as this manager; ``aclose`` ends them.
+Opened brokers are kept for the manager's lifetime and connected lazily. Paper
+accounts are stored in the database (``manager.paper_state``): every process sees the
+same orders, positions and cash, and a simulated market that has caught up with the
+wall clock.
 """
 
 from __future__ import annotations
@@ -218,8 +218,8 @@ class BrokerManager:
                 f"base_currency={self.base_currency!r})")
 
     async def aclose(self) -> None:
-        """Disconnect every opened broker (paper accounts end here) and, if this manager
-        opened it, close the connection service."""
+        """Disconnect every opened broker and, if this manager opened it, close the
+        connection service."""
         await self.stop_sync()
         live, self._live = self._live, {}
         try:
@@ -252,7 +252,7 @@ class BrokerManager:
         Keys (``api_key``/``api_secret``; for Tradier an ``access_token``) are sealed
         in the vault; ``credentials.base_url`` points at a host or a local emulator.
         ``paper`` (or ``broker_type="paper"`` without credentials) stores a paper
-        connection's settings, no secrets, and keeps its in-memory account open here.
+        connection's settings and its account (in the database, no secrets) and opens it.
         Browser sign-in (OAuth) goes through ``ConnectionService.add_with_oauth``.
 
         Raises ``ValueError`` for an unknown broker name, ``ConnectionTestError`` when
@@ -264,7 +264,7 @@ class BrokerManager:
             settings = paper or PaperSettings()
             record = await self.connections.add_paper(
                 cash=settings.cash, seed=settings.seed, market=settings.market, label=label)
-            # Open it now and keep it: this manager holds the paper account's state.
+            # Open it now: the paper account is stored and ready for the first order.
             await self._broker(record)
             await self._sync_new(record)
             return record.id
@@ -418,7 +418,7 @@ class BrokerManager:
         entry = self._live.get(record.id)
         if entry is None:
             opened = await self.connections.open_broker(record.id)
-            # Another task may have opened it meanwhile: keep the first (paper state).
+            # Another task may have opened it meanwhile: keep the first.
             entry = self._live.setdefault(record.id, _Live(opened))
         return entry
 
@@ -449,7 +449,7 @@ class BrokerManager:
 
     async def broker(self, connection_id: str) -> BrokerInterface:
         """The connection's broker, opened once per manager and connected on first use
-        (for a paper connection, the account this manager holds).
+        (for a paper connection, its stored simulated account).
 
         Raises ``ConnectionNotFoundError``, ``ReauthRequiredError`` and the broker's own
         connect errors.

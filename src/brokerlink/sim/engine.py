@@ -161,15 +161,18 @@ class SimEngine:
             raise ValueError("time only moves forward")
         self.advance_to(self.clock.now() + delta)
 
-    def advance_to(self, target: datetime) -> None:
-        """Move time forward to ``target`` (see ``advance``)."""
+    def advance_to(self, target: datetime, *, price_step: timedelta | None = None) -> None:
+        """Move time forward to ``target`` (see ``advance``). ``price_step`` overrides
+        the engine's step for this move: a coarser one catches up a long stretch fast
+        (the walk's distribution at each step's end does not depend on the step)."""
+        step = price_step or self._price_step
         now = self.clock.now()
         while now < target:
             boundary, kind = self._next_boundary(now)
             in_session = self.calendar.session_state(now) is not MarketSession.CLOSED
             step_end = min(target, boundary)
             if in_session:
-                step_end = min(step_end, now + self._price_step)
+                step_end = min(step_end, now + step)
             self.clock.set(step_end)
             if in_session:
                 self.prices.step(step_end - now)

@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 from brokerlink.core.enums import AssetType, OptionType
 from brokerlink.sim.calendar import NEW_YORK
@@ -87,6 +88,41 @@ class SimQuote:
     @property
     def spread(self) -> Decimal:
         return self.ask - self.bid
+
+
+@dataclass(frozen=True, slots=True)
+class WalkState:
+    """Where one stock's walk stands: enough to continue it exactly (``PriceBook.state``).
+
+    ``rng`` is the walk's ``random.Random.getstate()``, or ``None`` while the book has
+    never stepped (the generator is then as its seed made it).
+    """
+
+    last: Decimal
+    true: float
+    previous_close: Decimal
+    rng: tuple[Any, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class OptionState:
+    """What an option's price depends on besides its underlying: a pin and a fixed
+    previous close (both ``None`` for a contract that simply follows its model)."""
+
+    pinned: Decimal | None
+    previous: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class BookState:
+    """Everything a ``PriceBook`` holds that its universe and seed do not determine,
+    keyed by canonical symbol: walks and options that moved or were pinned, the frozen
+    stocks, and how many times the book has stepped."""
+
+    steps: int
+    walks: dict[str, WalkState]
+    options: dict[str, OptionState]
+    frozen: tuple[str, ...]
 
 
 def volatility_of(instrument: Instrument) -> float:
@@ -245,7 +281,8 @@ class PriceBook:
     Unknown symbols raise ``SymbolNotFoundError`` from the universe. Not thread-safe.
     """
 
-    __slots__ = ("_as_of", "_clock", "_frozen", "_options", "_seed", "_universe", "_walks")
+    __slots__ = ("_as_of", "_clock", "_frozen", "_options", "_seed", "_steps", "_universe",
+                 "_walks")
 
     def __init__(
         self, universe: InstrumentUniverse, *, seed: int = 7, clock: SimClock | None = None
@@ -258,6 +295,13 @@ class PriceBook:
         self._walks: dict[str, _Walk] = {}
         self._options: dict[str, _Option] = {}
         self._frozen: set[str] = set()
+        # Steps taken: every walk has drawn exactly this many shocks (see ``step``).
+        self._steps = 0
+
+    @property
+    def seed(self) -> int:
+        """The seed every walk's generator derives from."""
+        return self._seed
 
     # --- lookup ------------------------------------------------------------------------
 
@@ -424,6 +468,7 @@ class PriceBook:
         if years == 0.0:
             return {}
         root_t = math.sqrt(years)
+        self._steps += 1
         changed: dict[str, Decimal] = {}
         for symbol in self._universe.symbols():
             walk = self._walk(self._universe.get(symbol))
@@ -456,6 +501,55 @@ class PriceBook:
         for option in {id(o): o for o in self._options.values()}.values():
             option.previous = option.last(at)
 
+    # --- persistence (``sim.snapshot``) ---------------------------------------------------
+
+    def state(self) -> BookState:
+        """What this book holds beyond its seed and universe (see ``BookState``).
+
+        A stock whose walk is still where its seed put it is left out, as is an option
+        with neither a pin nor a fixed previous close, so an untouched book is small.
+        """
+        walks: dict[str, WalkState] = {}
+        for walk in {id(w): w for w in self._walks.values()}.values():
+            start = walk.instrument.previous_close
+            if self._steps or walk.last != start or walk.previous_close != start \
+                    or walk.true != float(start):
+                walks[walk.instrument.symbol] = WalkState(
+                    walk.last, walk.true, walk.previous_close,
+                    walk.rng.getstate() if self._steps else None)
+        options = {
+            option.instrument.symbol: OptionState(option.pinned, option.previous)
+            for option in {id(o): o for o in self._options.values()}.values()
+            if option.pinned is not None or option.previous is not None
+        }
+        return BookState(self._steps, walks, options, tuple(sorted(self._frozen)))
+
+    def load_state(self, state: BookState) -> None:
+        """Put this book where ``state`` says (on a book of the same seed and universe).
+
+        Raises ``SymbolNotFoundError`` for a symbol the universe does not list and
+        ``ValueError`` for an option given as a stock (or the reverse) or a generator
+        state ``random`` refuses.
+        """
+        for symbol, saved in state.walks.items():
+            walk = self._resolve(symbol)
+            if not isinstance(walk, _Walk):
+                raise ValueError(f"{symbol} is an option, not a stock with a walk")
+            walk.set_last(saved.last)
+            walk.true = saved.true
+            walk.previous_close = saved.previous_close
+            walk.quote = None
+            if saved.rng is not None:
+                walk.rng.setstate(saved.rng)
+        for symbol, option_state in state.options.items():
+            option = self._resolve(symbol)
+            if not isinstance(option, _Option):
+                raise ValueError(f"{symbol} is a stock, not an option")
+            option.pinned, option.previous = option_state.pinned, option_state.previous
+            option.quote, option.quote_key = None, None
+        self._frozen = {self._universe.get(symbol).symbol for symbol in state.frozen}
+        self._steps = state.steps
+
     def __repr__(self) -> str:
         return f"PriceBook(seed={self._seed}, {len(self._universe)} instruments)"
 
@@ -467,8 +561,11 @@ __all__ = [
     "RISK_FREE_RATE",
     "TRADING_YEAR_SECONDS",
     "VOLATILITY",
+    "BookState",
+    "OptionState",
     "PriceBook",
     "SimQuote",
+    "WalkState",
     "option_value",
     "volatility_of",
 ]

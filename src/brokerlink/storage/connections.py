@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database, StorageError
 from brokerlink.storage.records import ConnectionRecord, ConnectionStatus
-from brokerlink.storage.tables import connections, credentials
+from brokerlink.storage.tables import connections, credentials, paper_accounts
 
 
 class ConnectionNotFoundError(StorageError):
@@ -107,15 +107,21 @@ class ConnectionRepository:
         return await self._update(connection_id, values)
 
     async def delete(self, connection_id: str) -> bool:
-        """Remove the connection and all its sealed credentials in one transaction.
+        """Remove the connection, all its sealed credentials and (for a paper
+        connection) its stored account, in one transaction.
 
         Returns whether a connection was removed.
         """
         async with self._db.transaction() as conn:
-            await conn.execute(
-                delete(credentials).where(credentials.c.connection_id == connection_id))
+            # The connection row first: its row lock makes a concurrent first save of a
+            # paper account (which reads the row FOR SHARE) wait, so the account row
+            # deleted below cannot appear behind this transaction's back.
             result = await conn.execute(
                 delete(connections).where(connections.c.id == connection_id))
+            await conn.execute(
+                delete(credentials).where(credentials.c.connection_id == connection_id))
+            await conn.execute(delete(paper_accounts).where(
+                paper_accounts.c.connection_id == connection_id))
         return bool(result.rowcount)
 
     async def _update(self, connection_id: str, values: dict[str, Any]) -> ConnectionRecord:

@@ -204,3 +204,19 @@ order_queue = Table(
         "status IN ('queued', 'released', 'canceled', 'expired', 'refused')", name="status"),
 )
 Index("ix_order_queue_status", order_queue.c.status)
+
+# --- paper accounts (migration 0003) ---------------------------------------------------
+
+# A paper connection's simulated account, so it outlives the process that trades it.
+# Deleted with its connection (``ConnectionRepository.delete``); no foreign key, as
+# elsewhere: SQLite batch migrations rebuild a parent table by dropping it.
+paper_accounts = Table(
+    "paper_accounts", metadata,
+    Column("connection_id", String(64), primary_key=True),
+    # Bumped by every save; a save names the version it read (compare-and-swap).
+    Column("version", Integer, nullable=False),
+    # ``sim.snapshot`` JSON as text: exact on both backends (decimals are strings).
+    Column("state", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    CheckConstraint("version >= 1", name="version"),
+)

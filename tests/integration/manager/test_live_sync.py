@@ -53,7 +53,8 @@ async def test_live_sync_keeps_every_connection_and_the_journal_current(
     resting = OrderRequest(symbol="MSFT", side="buy", quantity=1, order_type=OrderType.LIMIT,
                            limit_price=Decimal("1.00"))
     rest = await manager.place_order(resting, connection_id=on_alpaca)
-    assert rest.result is not None and rest.result.order_id is not None
+    assert rest.result is not None
+    assert rest.result.order_id is not None
     rest_id = rest.result.order_id
     await manager.cancel_order(on_alpaca, rest_id)
     await events.wait_for(lambda e: e.kind is SyncEventKind.ORDER

@@ -15,7 +15,7 @@ from tests.dbfixtures import DbTarget
 
 EXPECTED_TABLES = {"connections", "credentials", "oauth_pending_states", "audit_events",
                    "audit_checkpoints", "vault_keys", "settings", "alembic_version",
-                   "order_intents", "order_queue"}
+                   "order_intents", "order_queue", "paper_accounts"}
 
 
 async def _tables(database: Database) -> set[str]:

@@ -1,0 +1,134 @@
+"""PaperAccountRepository: paper connections' simulated accounts (``paper_accounts``).
+
+One row per paper connection: the account's snapshot (``sim.snapshot`` JSON) and a
+version that every save bumps. Saves are compare-and-swap on that version, so two
+processes trading one paper account can never overwrite each other: the one that saves
+second is told (``PaperAccountConflictError``), reloads and applies its change again.
+Every method is one transaction. Rows are deleted with their connection
+(``ConnectionRepository.delete``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from brokerlink.core.values import utc_now
+from brokerlink.storage.connections import ConnectionNotFoundError
+from brokerlink.storage.engine import Database, StorageError
+from brokerlink.storage.journal import write_transaction
+from brokerlink.storage.tables import connections, paper_accounts
+
+
+@dataclass(frozen=True, slots=True)
+class PaperAccountRecord:
+    """A paper account as stored; ``state`` is the snapshot's JSON text."""
+
+    connection_id: str
+    version: int
+    state: str
+    updated_at: datetime
+
+    def __repr__(self) -> str:
+        # The state runs to hundreds of kilobytes: keep it out of logs and tracebacks.
+        return (f"PaperAccountRecord(connection_id={self.connection_id!r}, "
+                f"version={self.version}, state=<{len(self.state)} chars>, "
+                f"updated_at={self.updated_at.isoformat()})")
+
+
+class PaperAccountConflictError(StorageError):
+    """Another writer saved this paper account after the version the caller read;
+    nothing was written. Reload, apply the change again, save again.
+
+    ``found`` is the version stored now (``None``: the row is gone, its connection
+    removed)."""
+
+    def __init__(self, message: str, *, expected: int, found: int | None,
+                 connection_id: str) -> None:
+        super().__init__(message, connection_id=connection_id)
+        self.expected = expected
+        self.found = found
+
+
+class PaperAccountRepository:
+    """Load and compare-and-swap save of paper account snapshots."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def get(self, connection_id: str) -> PaperAccountRecord | None:
+        """The stored account of ``connection_id``, or ``None`` if none is stored."""
+        async with self._db.transaction() as conn:
+            row = (await conn.execute(select(paper_accounts).where(
+                paper_accounts.c.connection_id == connection_id))).mappings().first()
+        if row is None:
+            return None
+        return PaperAccountRecord(row["connection_id"], row["version"], row["state"],
+                                  row["updated_at"])
+
+    async def version(self, connection_id: str) -> int | None:
+        """The stored version alone (a cheap "has anyone saved since?" check), or
+        ``None`` if nothing is stored."""
+        async with self._db.transaction() as conn:
+            found = await conn.scalar(select(paper_accounts.c.version).where(
+                paper_accounts.c.connection_id == connection_id))
+        return None if found is None else int(found)
+
+    async def save(self, connection_id: str, state: str, *, expected_version: int) -> int:
+        """Store ``state`` if the stored version is still ``expected_version`` and
+        return the new version (``expected_version + 1``). ``expected_version=0``
+        means nothing is stored yet: the first save inserts.
+
+        Raises ``PaperAccountConflictError`` when another writer saved first (or the
+        row was deleted), ``ConnectionNotFoundError`` on a first save for a connection
+        that is not stored (so no row outlives its connection), ``ValueError`` for a
+        negative ``expected_version``. Nothing is written when it raises.
+        """
+        if expected_version < 0:
+            raise ValueError("expected_version is 0 (nothing stored yet) or a stored version")
+        now = utc_now()
+        new_version = expected_version + 1
+        try:
+            async with write_transaction(self._db) as conn:
+                if expected_version == 0:
+                    # FOR SHARE on PostgreSQL: the connection cannot be deleted before
+                    # this insert commits (SQLite's write lock already excludes that).
+                    owner = await conn.scalar(
+                        select(connections.c.id).where(connections.c.id == connection_id)
+                        .with_for_update(read=True))
+                    if owner is None:
+                        raise ConnectionNotFoundError(
+                            f"no stored connection {connection_id!r}: its paper account "
+                            "was not saved", connection_id=connection_id)
+                    await conn.execute(insert(paper_accounts).values(
+                        connection_id=connection_id, version=new_version, state=state,
+                        updated_at=now))
+                    return new_version
+                result = await conn.execute(
+                    update(paper_accounts)
+                    .where(paper_accounts.c.connection_id == connection_id,
+                           paper_accounts.c.version == expected_version)
+                    .values(version=new_version, state=state, updated_at=now))
+                if result.rowcount == 1:
+                    return new_version
+        except IntegrityError:
+            # Two first saves raced and the other inserted: a conflict like any other.
+            pass
+        found = await self.version(connection_id)
+        raise PaperAccountConflictError(
+            f"paper account {connection_id} was saved by another process (stored version "
+            f"{found}, expected {expected_version}); reload it and apply the change again",
+            expected=expected_version, found=found, connection_id=connection_id)
+
+    async def delete(self, connection_id: str) -> bool:
+        """Remove the stored account; whether there was one."""
+        async with self._db.transaction() as conn:
+            result = await conn.execute(delete(paper_accounts).where(
+                paper_accounts.c.connection_id == connection_id))
+        return bool(result.rowcount)
+
+
+__all__ = ["PaperAccountConflictError", "PaperAccountRecord", "PaperAccountRepository"]
