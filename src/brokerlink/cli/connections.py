@@ -14,6 +14,7 @@ import os
 import webbrowser
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated
 
@@ -45,12 +46,17 @@ class AuthMethod(StrEnum):
     OAUTH = "oauth"
 
 
+class PaperMarketChoice(StrEnum):
+    EXCHANGE = "exchange"
+    ALWAYS_OPEN = "always_open"
+
+
 def actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
 def connect(
-    broker: Annotated[str, typer.Argument(help="alpaca or tradier")],
+    broker: Annotated[str, typer.Argument(help="alpaca, tradier or paper")],
     base_url: Annotated[str | None, typer.Option(
         "--base-url", help="Point at an emulator (brokerlink emulate) or a paper host.")] = None,
     auth: Annotated[AuthMethod | None, typer.Option(
@@ -63,17 +69,47 @@ def connect(
                      ] = None,
     browser: Annotated[bool, typer.Option("--browser/--no-browser",
                                           help="Open the sign-in page in a browser.")] = True,
+    cash: Annotated[str, typer.Option(
+        "--cash", help="paper: the opening cash (USD).")] = "100000",
+    market: Annotated[PaperMarketChoice, typer.Option(
+        "--market", help="paper: follow the NYSE calendar, or a market always open.")
+    ] = PaperMarketChoice.EXCHANGE,
+    seed: Annotated[int, typer.Option("--seed", help="paper: the price walk's seed.")] = 7,
 ) -> None:
-    """Connect a broker account: sign in, test the connection, then store it encrypted."""
+    """Connect a broker account: sign in, test the connection, then store it encrypted.
+
+    ``paper`` stores a simulated account (no sign-in): its orders, positions and cash
+    persist in the database.
+    """
     kind = _broker(broker)
-    method = auth or _default_method(kind)
     try:
-        record = asyncio.run(_connect(kind, method, base_url, client_id, label, browser))
+        if kind is BrokerType.PAPER:
+            record = asyncio.run(_connect_paper(_paper_cash(cash), market, seed, label))
+        else:
+            method = auth or _default_method(kind)
+            record = asyncio.run(_connect(kind, method, base_url, client_id, label, browser))
     except BrokerError as exc:
         typer.secho(f"not connected: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
     Console().print(f"connected [bold]{record.id}[/bold]: {record.label} "
                     f"(accounts {', '.join(record.account_ids)})")
+
+
+def _paper_cash(text: str) -> Decimal:
+    try:
+        cash = Decimal(text)
+    except InvalidOperation as exc:
+        raise typer.BadParameter(f"--cash must be a decimal amount, got {text!r}") from exc
+    if not cash.is_finite() or cash < 0:
+        raise typer.BadParameter(f"--cash must be zero or more, got {text!r}")
+    return cash
+
+
+async def _connect_paper(cash: Decimal, market: PaperMarketChoice, seed: int,
+                         label: str | None) -> ConnectionRecord:
+    async with await ConnectionService.open(actor=actor()) as service:
+        return await service.add_paper(cash=cash, seed=seed, market=market.value,
+                                       label=label)
 
 
 async def _connect(broker: BrokerType, method: AuthMethod, base_url: str | None,
@@ -133,8 +169,8 @@ def _broker(name: str) -> BrokerType:
         kind = BrokerType.parse(name)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    if kind not in KEY_VARIABLES:
-        ready = ", ".join(b.value for b in KEY_VARIABLES)
+    if kind not in KEY_VARIABLES and kind is not BrokerType.PAPER:
+        ready = ", ".join([*(b.value for b in KEY_VARIABLES), BrokerType.PAPER.value])
         raise typer.BadParameter(f"connections to {kind.value} are not available yet; "
                                  f"choose {ready}")
     return kind

@@ -85,7 +85,7 @@ def test_place_list_cancel_and_portfolio(db_target: DbTarget, emulators: tuple[s
 
     listed = runner.invoke(cli, ["orders", "--json"])
     assert listed.exit_code == 0, listed.output
-    data = json.loads(listed.output)
+    data = json.loads(listed.stdout)
     assert data["complete"] is True
     assert {o["connection_id"] for o in data["orders"]} == {alpaca_id, tradier_id}
     assert all(isinstance(o["quantity"], str) for o in data["orders"])
@@ -107,7 +107,7 @@ def test_place_list_cancel_and_portfolio(db_target: DbTarget, emulators: tuple[s
                                                    "status": 503})
     partial = runner.invoke(cli, ["portfolio", "--json", "--timeout", "3"])
     assert partial.exit_code == 0, partial.output
-    snapshot = json.loads(partial.output)
+    snapshot = json.loads(partial.stdout)
     assert snapshot["complete"] is False
     assert set(snapshot["errors"]) == {alpaca_id}
     assert snapshot["errors"][alpaca_id]["type"] == "BrokerUnavailableError"
@@ -129,3 +129,34 @@ def test_no_eligible_broker_explains_why(db_target: DbTarget, emulators: tuple[s
     assert refused.exit_code == 1
     assert "excluded" in refused.output
     assert "fractional" in refused.output
+
+
+def test_a_paper_order_outlives_the_command_that_placed_it(
+        db_target: DbTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in db_target.env.items():
+        monkeypatch.setenv(name, value)
+    refused = runner.invoke(main_app, ["connect", "paper", "--cash", "-5"])
+    assert refused.exit_code != 0
+    assert "--cash must be zero or more" in refused.output
+    added = runner.invoke(main_app, ["connect", "paper", "--cash", "50000",
+                                     "--market", "always_open", "--label", "practice"])
+    assert added.exit_code == 0, added.output
+    match = re.search(r"connected (conn-\w+): practice", added.output)
+    assert match, added.output
+    paper = match.group(1)
+    cli = _app()
+    placed = runner.invoke(cli, ["order", "place", "AAPL", "buy", "10", "--broker", paper])
+    assert placed.exit_code == 0, placed.output
+    order_id = _order_id(placed.output)
+
+    # Each invocation is a new process's worth of state: only the database carries over.
+    shown = runner.invoke(cli, ["portfolio", "--json"])
+    assert shown.exit_code == 0, shown.output
+    snapshot = json.loads(shown.stdout)
+    assert snapshot["complete"] is True
+    [aapl] = snapshot["positions"]
+    assert (aapl["symbol"], Decimal(aapl["quantity"])) == ("AAPL", Decimal(10))
+    assert [h["connection_id"] for h in aapl["holdings"]] == [paper]
+    listed = runner.invoke(cli, ["orders", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [o["order_id"] for o in json.loads(listed.stdout)["orders"]] == [order_id]
