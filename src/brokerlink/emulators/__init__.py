@@ -23,8 +23,10 @@ Framework (``brokerlink.emulators._shared``), all re-exported here:
 ``FaultInjector`` / ``FaultRule`` / ``FaultKind`` (``_shared/faults.py``)
     Seeded per-endpoint faults: latency, error (5xx), rate_limit (429 + Retry-After),
     reset (TCP close, no response), drop_after (handler runs, then TCP close),
-    stream_drop (websocket closed after N messages). ``env.faults.add(FaultRule(...))``
-    or ``POST /_emulator/faults``. Brokers set ``env.faults.default_bodies[status]``.
+    stream_drop (websocket closed after N messages), stream_skip (a stream message
+    silently left out, the websocket stays open). ``env.faults.add(FaultRule(...))``
+    or ``POST /_emulator/faults``; ``GET /_emulator/faults`` says how often each rule
+    ``fired``. Brokers set ``env.faults.default_bodies[status]``.
 ``StreamHub`` (``_shared/streams.py``)
     ``env.streams.open(account_id, encoder) -> StreamConnection``,
     ``await env.streams.pump(websocket, connection, path=..., binary=...,

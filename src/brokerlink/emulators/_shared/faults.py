@@ -21,6 +21,15 @@ stops after ``count`` firings if given. Kinds:
 ``stream_drop``
     close a websocket stream after ``after_messages`` messages (or, without it, before
     each message with ``probability``); see ``StreamHub``.
+``stream_skip``
+    silently leave out one stream message, with ``probability`` per message (once
+    ``after_messages`` have been sent on that connection, if given), at most ``count``
+    times: the websocket stays open and later messages still arrive, so the client gets
+    no disconnect signal and only a later read (a reconcile) can repair what it missed.
+
+Stream rules match the stream's path (method ``GET``; no operation) and never apply to
+HTTP requests; a stream message is checked against the drop rules first. Every rule
+counts its firings: ``describe()`` (``GET /_emulator/faults``) lists them as ``fired``.
 
 Closing a connection "for real" needs the socket: an exception in an ASGI app only makes
 uvicorn answer 500. ``EmulatorServer`` therefore runs uvicorn with a small protocol
@@ -68,6 +77,11 @@ class FaultKind(StrEnum):
     RESET = "reset"
     DROP_AFTER = "drop_after"
     STREAM_DROP = "stream_drop"
+    STREAM_SKIP = "stream_skip"
+
+
+STREAM_KINDS = frozenset({FaultKind.STREAM_DROP, FaultKind.STREAM_SKIP})
+"""Kinds applied to websocket stream messages, never to HTTP requests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +195,7 @@ class FaultInjector:
         chosen: FaultRule | None = None
         for installed in list(self._rules):
             rule = installed.rule
-            if rule.kind is FaultKind.STREAM_DROP or not rule.matches(method, path, operation):
+            if rule.kind in STREAM_KINDS or not rule.matches(method, path, operation):
                 continue
             if rule.kind is FaultKind.LATENCY:
                 if self._fire(installed):
@@ -193,17 +207,37 @@ class FaultInjector:
     def stream_should_drop(self, path: str, sent: int) -> bool:
         """Whether a stream on ``path`` that has sent ``sent`` messages should be closed
         now (checked before each message)."""
-        for installed in self._rules:
-            rule = installed.rule
-            if rule.kind is not FaultKind.STREAM_DROP or not rule.matches("GET", path, None):
-                continue
-            if rule.after_messages is not None:
-                if sent >= rule.after_messages and not installed.exhausted:
+        for installed in self._stream_rules(FaultKind.STREAM_DROP, path):
+            if installed.rule.after_messages is not None:
+                if sent >= installed.rule.after_messages and not installed.exhausted:
                     installed.fired += 1
                     return True
             elif self._fire(installed):
                 return True
         return False
+
+    def stream_should_skip(self, path: str, sent: int) -> bool:
+        """Whether the next message of a stream on ``path`` that has sent ``sent``
+        messages should be left out (the connection stays open)."""
+        for installed in self._stream_rules(FaultKind.STREAM_SKIP, path):
+            after = installed.rule.after_messages
+            if (after is None or sent >= after) and self._fire(installed):
+                return True
+        return False
+
+    def stream_fault(self, path: str, sent: int) -> FaultKind | None:
+        """What to do with the next message of a stream on ``path`` that has sent
+        ``sent`` messages: ``STREAM_DROP`` (close the websocket), ``STREAM_SKIP`` (leave
+        this message out) or ``None`` (send it)."""
+        if self.stream_should_drop(path, sent):
+            return FaultKind.STREAM_DROP
+        if self.stream_should_skip(path, sent):
+            return FaultKind.STREAM_SKIP
+        return None
+
+    def _stream_rules(self, kind: FaultKind, path: str) -> list[_Installed]:
+        return [r for r in self._rules
+                if r.rule.kind is kind and r.rule.matches("GET", path, None)]
 
     def body_for(self, rule: FaultRule, status: int) -> Any:
         if rule.body is not None:

@@ -12,8 +12,11 @@ then calls ``pump``::
     finally:
         env.streams.close(connection)
 
-``pump`` also applies the injector's ``stream_drop`` rules: it closes the websocket
-(code 1011) once the rule fires, so clients must reconnect.
+``pump`` also applies the injector's stream faults to every queued message
+(``FaultInjector.stream_fault``): ``stream_drop`` closes the websocket (code 1011) so clients must
+reconnect; ``stream_skip`` leaves the message out and keeps the websocket open, so
+clients notice nothing. Messages a route sends itself (handshakes, heartbeats, replies
+to the client) are never faulted.
 
 Events raised from another thread (a test poking ``env.engine`` while the server runs in
 ``EmulatorServer.run_in_thread``) are handed to the connection's loop thread-safely.
@@ -29,7 +32,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from brokerlink.emulators._shared.faults import FaultInjector
+from brokerlink.emulators._shared.faults import FaultInjector, FaultKind
 from brokerlink.emulators._shared.jsonio import BodyError, dumps, loads
 from brokerlink.sim.engine import SimEngine
 from brokerlink.sim.events import SimEvent
@@ -103,32 +106,45 @@ class StreamHub:
         closes it. Client messages arriving meanwhile go to ``on_client_message`` (whose
         replies are sent back); without it they are ignored. Returns normally."""
         reader = asyncio.ensure_future(_receive_text(websocket))
+        # One pending ``get`` at a time, kept across client messages: cancelling it when
+        # both finish together would lose a message nobody asked to lose.
+        getter: asyncio.Future[Any] | None = None
         try:
             while True:
-                getter = asyncio.ensure_future(connection.queue.get())
+                if getter is None:
+                    getter = asyncio.ensure_future(connection.queue.get())
                 done, _ = await asyncio.wait({getter, reader},
                                              return_when=asyncio.FIRST_COMPLETED)
                 if reader in done:
-                    getter.cancel()
                     text = reader.result()
                     if text is None:
                         return
                     for reply in (on_client_message(text) if on_client_message else ()):
                         await send_message(websocket, reply, binary=binary)
                     reader = asyncio.ensure_future(_receive_text(websocket))
+                if getter not in done:
                     continue
-                message = getter.result()
-                if self.faults.stream_should_drop(path, connection.sent):
+                message, getter = getter.result(), None
+                fault = self.faults.stream_fault(path, connection.sent)
+                if fault is FaultKind.STREAM_DROP:
                     await websocket.close(code=STREAM_DROP_CODE)
                     return
-                await send_message(websocket, message, binary=binary)
-                connection.sent += 1
+                if fault is None:
+                    await send_message(websocket, message, binary=binary)
+                    connection.sent += 1
         except (WebSocketDisconnect, RuntimeError):
             return
         finally:
-            reader.cancel()
+            await cancel_pending(reader, getter)
+
+
+async def cancel_pending(*futures: asyncio.Future[Any] | None) -> None:
+    """Cancel a pump's pending reads (``None`` s are skipped) and wait for them."""
+    for future in futures:
+        if future is not None:
+            future.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+                await future
 
 
 async def _receive_text(websocket: WebSocket) -> str | None:
