@@ -451,22 +451,45 @@ class OrderJournal:
                 order.account_id, order.client_order_id)
         if record is None:
             return None
+        for _ in range(_CAS_ATTEMPTS):
+            changes = self._update_for(record, order)
+            if changes is None:
+                return record
+            updated = await self.repository.transition(
+                record, status=_legal_target(record.status, order.status),
+                updated_at=self._clock(), **changes)
+            if updated is not None:
+                return updated
+            # Another writer moved the intent first, most often submit storing the reply
+            # while this update was on its way: decide again from what it wrote, never
+            # re-apply changes chosen from the older record (the reply would be replaced
+            # and replays would differ).
+            fresh = await self.repository.get(record.id)
+            if fresh is None:
+                return record
+            record = fresh
+        raise JournalError(
+            f"order intent {record.client_order_id} kept changing under the journal; "
+            "retry the status update", connection_id=record.connection_id)
+
+    def _update_for(self, record: IntentRecord, order: Order) -> dict[str, object] | None:
+        """The fields ``update_from_order`` writes besides the status, or ``None`` when
+        ``order`` changes nothing on ``record``."""
         if record.broker_order_id not in (None, order.order_id):
-            return record  # a replacement order reusing the client id: not this intent
+            return None  # a replacement order reusing the client id: not this intent
         if not can_transition(record.status, order.status) and not (
                 record.status is S.PENDING_NEW and can_transition(S.UNKNOWN, order.status)):
-            return record
+            return None
         if record.status is order.status and record.broker_order_id == order.order_id:
-            return record
+            return None
         if record.result_json is not None:
             # The stored reply stays what submit answered (replays are identical); the
             # current state is the intent's status.
-            return await self._move(record, order.status, broker_order_id=order.order_id)
+            return {"broker_order_id": order.order_id}
         # No reply yet (the answer was lost): the broker's view becomes the reply.
-        return await self._move(record, order.status, broker_order_id=order.order_id,
-                                result_json=order.to_result().model_dump_json(),
-                                error_type=None, error_message=None,
-                                resolved_at=self._clock(), resolution="update")
+        return {"broker_order_id": order.order_id,
+                "result_json": order.to_result().model_dump_json(), "error_type": None,
+                "error_message": None, "resolved_at": self._clock(), "resolution": "update"}
 
     async def intents(self, *, connection_id: str | None = None,
                       account_id: str | None = None,

@@ -172,7 +172,11 @@ class JournalRepository:
         return [_from_row(row) for row in rows]
 
     async def transition(self, record: IntentRecord, **changes: Any) -> IntentRecord | None:
-        """Write ``changes`` if the stored status is still ``record.status``.
+        """Write ``changes`` if the stored status and reply are still ``record``'s.
+
+        The reply is part of the check because submit may store it without a status
+        change (an order still pending): an update decided on the older record must
+        not replace it.
 
         Returns the updated record, or ``None`` when another writer moved it first (the
         caller re-reads and decides again). ``changes`` are ``IntentRecord`` fields.
@@ -186,7 +190,9 @@ class JournalRepository:
             result = await conn.execute(
                 update(intents)
                 .where(and_(intents.c.id == record.id,
-                            intents.c.status == record.status.value))
+                            intents.c.status == record.status.value,
+                            intents.c.result_json.is_(None) if record.result_json is None
+                            else intents.c.result_json == record.result_json))
                 .values(**values))
         return updated if result.rowcount else None
 

@@ -4,6 +4,7 @@ asking the broker (client order id or fingerprint), and restart reconciliation."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -230,3 +231,28 @@ async def test_ambiguous_reply_while_unreachable_is_typed(database: Database) ->
                              broker=broker, order=buy())
     [intent] = await journal.intents()
     assert intent.status is OrderStatus.UNKNOWN
+
+
+async def test_an_update_decided_on_an_older_record_never_replaces_the_reply(
+        database: Database) -> None:
+    # The stream's "new" raced submit: the update read the intent before submit stored
+    # its reply, and writes after. Submit may store a reply without moving the status
+    # (an order still pending), so the status alone cannot tell the update it is stale.
+    broker = await paper()
+    journal = journal_for(database, broker)
+    placed = await journal.submit(connection_id=CONN, account_id=broker.account_id,
+                                  broker=broker, order=buy(), idempotency_key="race")
+    [stored] = await journal.intents()
+    assert stored.result_json is not None
+    before_reply = dataclasses.replace(stored, result_json=None)
+    assert await journal.repository.transition(
+        before_reply, result_json='{"stale": true}', resolution="update") is None
+    # Through the journal: a stale status for the same order leaves the reply alone,
+    # and a replay under the key answers exactly what submit answered.
+    order = await broker.get_order(placed.order_id or "")
+    await journal.update_from_order(order.model_copy(update={"status": OrderStatus.NEW}))
+    again = await journal.submit(connection_id=CONN, account_id=broker.account_id,
+                                 broker=broker, order=buy(), idempotency_key="race")
+    assert again == placed
+    [after] = await journal.intents()
+    assert after.result_json == stored.result_json
