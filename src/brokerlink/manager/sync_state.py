@@ -89,6 +89,10 @@ class LocalState:
     reflected: dict[str, Decimal] = field(default_factory=dict)
     """Per order id, the filled quantity the local positions already include (from a
     read, or from stream fills applied): a stream fill is applied only beyond it."""
+    closed: dict[str, str] = field(default_factory=dict)
+    """Per order id, the last closed state seen (from a read or the stream), for the
+    orders the broker still lists: a closed order is published once, even one never
+    seen open (its opening and its fill both missed by the stream)."""
     touched: dict[str, datetime] = field(default_factory=dict)
     """Wall time of the last stream change per key (``pos:SYM``, ``ord:ID``, ``bal``): a
     read sent before it is older than the local value, so it must not overwrite it."""
@@ -132,9 +136,10 @@ class LocalState:
                 continue
             local_order = self.open_orders.get(order_id)
             if local_order is None:
-                if order.is_open:
+                seen = self.closed.get(order_id)
+                if seen is None or (order.is_open or seen != _ord(order)):
                     changes.append(Change(SyncEventKind.ORDER, order,
-                                          _drift("order", order_id, None, _ord(order))))
+                                          _drift("order", order_id, seen, _ord(order))))
             elif _ord(local_order) != _ord(order):
                 changes.append(Change(SyncEventKind.ORDER, order, _drift(
                     "order", order_id, _ord(local_order), _ord(order))))
@@ -162,6 +167,11 @@ class LocalState:
         for order_id, order in self.open_orders.items():
             known.setdefault(order_id, order)
         self.open_orders = {i: o for i, o in known.items() if o.is_open}
+        # Orders the broker no longer lists are forgotten: they cannot come back.
+        closed = {i: seen for i, seen in self.closed.items()
+                  if i in fresh.orders and self._newer_locally(f"ord:{i}", fresh)}
+        closed.update((i, _ord(o)) for i, o in known.items() if not o.is_open)
+        self.closed = closed
         self.as_of = fresh.read_started
 
     def apply_order(self, order: Order) -> Order | None:
@@ -169,8 +179,10 @@ class LocalState:
         before = self.open_orders.get(order.order_id)
         if order.is_open or order.status is OrderStatus.UNKNOWN:
             self.open_orders[order.order_id] = order
+            self.closed.pop(order.order_id, None)
         else:
             self.open_orders.pop(order.order_id, None)
+            self.closed[order.order_id] = _ord(order)
         return before
 
 

@@ -64,6 +64,36 @@ def test_price_moves_are_not_changes_but_quantities_are() -> None:
     assert state.reflected["1"] == 5
 
 
+def test_a_closed_order_never_seen_open_is_published_once() -> None:
+    # Its "new" and its fill were both lost on the stream, and no read saw it resting.
+    state = LocalState("c")
+    state.replace(snapshot([], "1000", []))
+    filled = snapshot([position("KO", "5")], "950", [order("9", OrderStatus.FILLED, "5")],
+                      at=T0 + timedelta(seconds=1))
+    [found] = [c for c in state.diff(filled) if c.kind is SyncEventKind.ORDER]
+    assert isinstance(found.payload, Order)
+    assert (found.payload.order_id, found.payload.status) == ("9", OrderStatus.FILLED)
+    assert found.drift is not None
+    assert found.drift.local is None
+    state.replace(filled)
+    again = snapshot([position("KO", "5")], "950", [order("9", OrderStatus.FILLED, "5")],
+                     at=T0 + timedelta(seconds=2))
+    assert state.diff(again) == []
+    state.replace(again)
+    # Gone from the broker's list, it is forgotten (and cannot come back).
+    state.replace(snapshot([position("KO", "5")], "950", [], at=T0 + timedelta(seconds=3)))
+    assert state.closed == {}
+
+
+def test_a_close_seen_on_the_stream_is_not_published_again_by_a_read() -> None:
+    state = LocalState("c")
+    state.replace(snapshot([], "1000", [order("4", OrderStatus.NEW)]))
+    state.apply_order(order("4", OrderStatus.CANCELED))
+    later = snapshot([], "1000", [order("4", OrderStatus.CANCELED)],
+                     at=T0 + timedelta(seconds=1))
+    assert state.diff(later) == []
+
+
 def test_a_read_sent_before_a_stream_change_does_not_undo_it() -> None:
     state = LocalState("c")
     state.replace(snapshot([], "1000", []))
