@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -69,8 +70,29 @@ class Account:
         """Install a fault on this account's emulator (admin API)."""
         (await self.admin.post("/_emulator/faults", json=rule)).raise_for_status()
 
+    async def faults(self) -> list[dict[str, Any]]:
+        """The fault rules installed on this account's emulator, each with ``fired``:
+        how often it fired (admin API). Clearing the rules forgets the counts."""
+        response = await self.admin.get("/_emulator/faults")
+        response.raise_for_status()
+        rules: list[dict[str, Any]] = response.json()["faults"]
+        return rules
+
     async def clear_faults(self) -> None:
         (await self.admin.delete("/_emulator/faults")).raise_for_status()
+
+    async def last_price(self, symbol: str) -> Decimal:
+        """The emulator's last price for ``symbol`` (admin API)."""
+        response = await self.admin.get(f"/_emulator/quotes/{symbol}")
+        response.raise_for_status()
+        return Decimal(response.json()["last"])
+
+    async def set_price(self, symbol: str, price: Decimal) -> None:
+        """Pin ``symbol``'s price on this account's emulator (every account there sees
+        it); resting orders the new price reaches fill at once (admin API)."""
+        response = await self.admin.post("/_emulator/prices",
+                                          json={"symbol": symbol, "price": str(price)})
+        response.raise_for_status()
 
 
 @asynccontextmanager
