@@ -1,17 +1,19 @@
 """AuditLog: append-only, hash-chained, checkpointed; appends serialised across processes.
 
-Each append runs in one transaction under the chain lock (an asyncio lock in this
-process; ``BEGIN IMMEDIATE`` on SQLite or an advisory lock on PostgreSQL across
-processes), checks the stored checkpoint still names the head, inserts the event
-and moves the checkpoint row. After commit the file mirror is advanced. The
-checkpoint is updated on *every* append (not every N): the extra write is small
-next to a broker round trip, and no tail is ever left uncovered.
+Appends are group-committed: each waits until its event is stored, and the appends
+waiting at the same moment (many concurrent broker calls) are written together in one
+transaction under the chain lock (an asyncio lock in this process; ``BEGIN IMMEDIATE``
+on SQLite or an advisory lock on PostgreSQL across processes), which checks the stored
+checkpoint still names the head, inserts the events chained in order and moves the
+checkpoint row once. After commit the file mirror is advanced. Every commit moves the
+checkpoint, so no tail is ever left uncovered; a lone append is a batch of one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from brokerlink.auth.vault import Vault
 from brokerlink.core.errors import BrokerError, Recovery
 from brokerlink.core.values import utc_now
 from brokerlink.paths import audit_checkpoint_path
-from brokerlink.storage.audit_events import AuditRepository, AuditSnapshot
+from brokerlink.storage.audit_events import AppendBuilder, AuditRepository, AuditSnapshot
 from brokerlink.storage.engine import Database
 from brokerlink.storage.records import AuditEventRecord, CheckpointRecord
 
@@ -49,6 +51,19 @@ class AuditIntegrityError(BrokerError):
     recovery = Recovery.USER_ACTION
 
 
+@dataclass(slots=True)
+class _Pending:
+    """One append waiting for the next group commit."""
+
+    build: AppendBuilder
+    event: AuditEventRecord | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+    def fail(self, error: BaseException) -> None:
+        self.error, self.done = error, True
+
+
 class AuditLog:
     """The audit log of one database. Create with ``await AuditLog.open(db, vault)``."""
 
@@ -62,6 +77,7 @@ class AuditLog:
         self._repo = AuditRepository(database)
         self._checkpoint_path = checkpoint_path
         self._lock = asyncio.Lock()
+        self._pending: list[_Pending] = []
 
     def __repr__(self) -> str:
         return f"AuditLog(dialect={self._db.dialect!r})"
@@ -130,13 +146,43 @@ class AuditLog:
                                           updated_at=utc_now())
             return event, checkpoint
 
+        pending = _Pending(build)
+        self._pending.append(pending)
         async with self._lock:
-            event = await self._repo.append(build)
+            if not pending.done:
+                await self._flush()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.event is not None  # noqa: S101  (done without an error)
+        return pending.event
+
+    async def _flush(self) -> None:
+        """Write every append waiting now in one transaction (group commit), then
+        advance the file mirror once. Called under the lock by whichever waiting
+        append gets it first; the others find theirs done."""
+        batch, self._pending = self._pending, []
+        try:
+            events = await self._repo.append_many([p.build for p in batch])
+            last = events[-1]
             # In a thread: the mirror is fsynced, which must not stall the event loop.
-            await asyncio.to_thread(advance_checkpoint_file, self.checkpoint_path, FileCheckpoint(
-                seq=event.seq, hash=event.hash,
-                mac=checkpoint_mac(self._key, event.seq, event.hash)))
-        return event
+            await asyncio.to_thread(advance_checkpoint_file, self.checkpoint_path,
+                                    FileCheckpoint(seq=last.seq, hash=last.hash,
+                                                   mac=checkpoint_mac(self._key, last.seq,
+                                                                      last.hash)))
+        except Exception as exc:
+            for waiting in batch:
+                waiting.fail(exc)
+            return
+        except BaseException:
+            # Cancelled mid-write: whether the batch committed is unknown to the others.
+            for waiting in batch:
+                waiting.fail(AuditIntegrityError(
+                    "an audit append was interrupted; whether it was stored is unknown: "
+                    "run `brokerlink audit verify`"))
+            raise
+        for waiting, event in zip(batch, events, strict=True):
+            waiting.event = event
+            waiting.done = True
 
     def _check_head(self, head_seq: int, head_hash: str, stored: CheckpointRecord | None) -> None:
         if stored is None:

@@ -8,7 +8,7 @@ checkpoint always names the head unless someone edited the database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,6 +40,15 @@ class AuditRepository:
 
     async def append(self, build: AppendBuilder) -> AuditEventRecord:
         """Insert the event ``build`` makes from the current head, under the chain lock."""
+        [event] = await self.append_many([build])
+        return event
+
+    async def append_many(self, builds: Sequence[AppendBuilder]) -> list[AuditEventRecord]:
+        """Insert one event per builder, in order, each chained on the one before, and
+        move the checkpoint once: one transaction under the chain lock (group commit).
+        If any builder raises, nothing is written."""
+        if not builds:
+            return []
         async with self._db.transaction(write_lock=True) as conn:
             if not self._db.is_sqlite:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
@@ -47,20 +56,26 @@ class AuditRepository:
             head = (await conn.execute(
                 select(audit_events.c.seq, audit_events.c.hash)
                 .order_by(audit_events.c.seq.desc()).limit(1))).first()
-            checkpoint = await self._checkpoint(conn)
+            stored = await self._checkpoint(conn)
+            checkpoint = stored
             head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
-            event, new_checkpoint = build(head_seq, head_hash, checkpoint)
-            await conn.execute(insert(audit_events).values(**_event_row(event)))
-            values = {"seq": new_checkpoint.seq, "hash": new_checkpoint.hash,
-                      "mac": new_checkpoint.mac, "updated_at": new_checkpoint.updated_at}
-            if checkpoint is None:
+            events: list[AuditEventRecord] = []
+            for build in builds:
+                event, checkpoint = build(head_seq, head_hash, checkpoint)
+                events.append(event)
+                head_seq, head_hash = event.seq, event.hash
+            assert checkpoint is not None  # noqa: S101  (at least one build ran)
+            await conn.execute(insert(audit_events), [_event_row(e) for e in events])
+            values = {"seq": checkpoint.seq, "hash": checkpoint.hash,
+                      "mac": checkpoint.mac, "updated_at": checkpoint.updated_at}
+            if stored is None:
                 await conn.execute(insert(audit_checkpoints).values(id=_CHECKPOINT_ROW_ID,
                                                                      **values))
             else:
                 await conn.execute(update(audit_checkpoints)
                                    .where(audit_checkpoints.c.id == _CHECKPOINT_ROW_ID)
                                    .values(**values))
-        return event
+        return events
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AuditSnapshot]:
