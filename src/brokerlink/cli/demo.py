@@ -33,7 +33,13 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from brokerlink.adapters.paper import PaperBroker
-from brokerlink.auth.keys import MASTER_KEY_ENV, PASSPHRASE_ENV, PROVIDER_ENV
+from brokerlink.auth.keys import (
+    MASTER_KEY_ENV,
+    NEW_PASSPHRASE_ENV,
+    PASSPHRASE_ENV,
+    PREVIOUS_MASTER_KEY_ENV,
+    PROVIDER_ENV,
+)
 from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.cli import render
 from brokerlink.cli.connections import consent_locally
@@ -61,10 +67,11 @@ LIVE_WAIT = 15.0
 @contextlib.contextmanager
 def demo_home(home: Path | None) -> Iterator[Path]:
     """Point brokerlink at ``home`` (or a new temporary directory, removed afterwards)
-    with the key-file vault, and restore the environment on exit: the demo never
-    touches the user's database, keyring or audit log."""
+    with the key-file vault and none of the caller's brokerlink settings, and restore the
+    environment on exit: the demo (and the benchmarks) never touch the user's database,
+    keyring or audit log."""
     names = (HOME_ENV, PROVIDER_ENV, DATABASE_URL_ENV, DATABASE_SCHEMA_ENV, MASTER_KEY_ENV,
-             PASSPHRASE_ENV)
+             PREVIOUS_MASTER_KEY_ENV, PASSPHRASE_ENV, NEW_PASSPHRASE_ENV)
     saved = {name: os.environ.get(name) for name in names}
     with contextlib.ExitStack() as stack:
         path = home or Path(stack.enter_context(tempfile.TemporaryDirectory(
