@@ -1,7 +1,7 @@
 """Simulated prices: a seeded random walk for stocks, a model for their options.
 
-Each stock or ETF follows its own geometric random walk, driven by its own
-``random.Random`` seeded from the book's seed and the ticker, so a run is repeatable for
+Each stock or ETF follows its own geometric random walk, driven by shocks hashed from
+the book's seed, the ticker and the step number, so a run is repeatable for
 a seed and a sequence of :meth:`PriceBook.step` calls, and adding, freezing or pinning
 one symbol never changes another's path. The walk keeps an exact float "true" price and
 publishes it rounded to the tick, so many small steps still move the price.
@@ -19,8 +19,8 @@ underlyings and four otherwise. Bid and ask sizes are the instrument's ``liquidi
 
 from __future__ import annotations
 
+import hashlib
 import math
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -94,8 +94,8 @@ class SimQuote:
 class WalkState:
     """Where one stock's walk stands: enough to continue it exactly (``PriceBook.state``).
 
-    ``rng`` is the walk's ``random.Random.getstate()``, or ``None`` while the book has
-    never stepped (the generator is then as its seed made it).
+    ``rng`` is always ``None`` now (shocks follow from the step count); snapshots written
+    while walks kept a ``random.Random`` carry its state, which is read and ignored.
     """
 
     last: Decimal
@@ -172,10 +172,25 @@ def _spread_ticks(liquidity: Decimal) -> int:
     return 2 if liquidity >= _MEDIUM else 3
 
 
+def gaussian_shock(key: bytes, step: int) -> float:
+    """A standard normal draw for ``step`` of the walk named by ``key``: Box-Muller over
+    two uniforms from a BLAKE2b hash of both. Stateless, so a walk costs no generator
+    (a ``random.Random`` is 2.5 KiB, and a paper account walks about forty symbols)
+    and its path depends only on the number of steps, as before."""
+    digest = hashlib.blake2b(key + step.to_bytes(8, "little"), digest_size=16).digest()
+    first = (int.from_bytes(digest[:8], "little") >> 11) * _TWO_TO_MINUS_53
+    second = (int.from_bytes(digest[8:], "little") >> 11) * _TWO_TO_MINUS_53
+    return math.sqrt(-2.0 * math.log(1.0 - first)) * math.cos(_TAU * second)
+
+
+_TWO_TO_MINUS_53 = 2.0 ** -53
+_TAU = 2.0 * math.pi
+
+
 class _Walk:
     """Mutable price state of one stock or ETF."""
 
-    __slots__ = ("instrument", "last", "parts", "previous_close", "quote", "rng", "spread",
+    __slots__ = ("instrument", "key", "last", "parts", "previous_close", "quote", "spread",
                  "tick", "true", "volatility")
 
     def __init__(self, instrument: Instrument, seed: int) -> None:
@@ -183,8 +198,9 @@ class _Walk:
         self.tick = instrument.tick_size
         self.volatility = volatility_of(instrument)
         self.spread = _spread_ticks(instrument.liquidity)
-        # A string seed is hashed with SHA-512 by random, so it is stable across runs.
-        self.rng = random.Random(f"{seed}:{instrument.symbol}")  # noqa: S311 - simulation
+        # The walk's shocks are a function of this key and the step number (see
+        # ``gaussian_shock``): no generator state to hold or persist per walk.
+        self.key = f"{seed}:{instrument.symbol}:".encode()
         self.previous_close = instrument.previous_close
         self.last = instrument.previous_close
         self.true = float(instrument.previous_close)
@@ -474,7 +490,7 @@ class PriceBook:
             walk = self._walk(self._universe.get(symbol))
             # Draw even when frozen, so a symbol's path depends only on the number of
             # steps taken, not on when it was frozen.
-            shock = walk.rng.gauss(0.0, 1.0)
+            shock = gaussian_shock(walk.key, self._steps)
             if symbol in self._frozen:
                 continue
             vol = walk.volatility
@@ -515,8 +531,7 @@ class PriceBook:
             if self._steps or walk.last != start or walk.previous_close != start \
                     or walk.true != float(start):
                 walks[walk.instrument.symbol] = WalkState(
-                    walk.last, walk.true, walk.previous_close,
-                    walk.rng.getstate() if self._steps else None)
+                    walk.last, walk.true, walk.previous_close, None)
         options = {
             option.instrument.symbol: OptionState(option.pinned, option.previous)
             for option in {id(o): o for o in self._options.values()}.values()
@@ -538,9 +553,9 @@ class PriceBook:
             walk.set_last(saved.last)
             walk.true = saved.true
             walk.previous_close = saved.previous_close
+            # ``saved.rng`` (generator state from snapshots before stateless shocks) is
+            # not needed: the shocks follow from the step count alone.
             walk.quote = None
-            if saved.rng is not None:
-                walk.rng.setstate(saved.rng)
         for symbol, option_state in state.options.items():
             option = self._resolve(symbol)
             if not isinstance(option, _Option):
