@@ -41,20 +41,17 @@ import asyncio
 import contextlib
 import importlib.util
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.child import child_process, until_stdin_closes
 from brokerlink.adapters.alpaca import AlpacaAuth, AlpacaBroker, AlpacaConfig
 from brokerlink.core.enums import OrderSide, OrderStatus
 from brokerlink.core.models import OrderRequest
@@ -124,39 +121,22 @@ def serve_until_stdin_closes(latency_ms: float = 0) -> None:
     async def serve() -> None:
         async with EmulatorServer(bench_app(latency_ms)) as server:
             print(server.url, flush=True)
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+            await until_stdin_closes()
 
     asyncio.run(serve())
 
 
 @contextlib.contextmanager
 def emulator_process(latency_ms: float = 0) -> Iterator[str]:
-    """A fresh ``bench_app`` emulator served by a child Python process for the duration
-    of the block; yields its URL. Like a real broker it has its own interpreter (no GIL
-    shared with the client under test) and, on a multi-core machine, its own core.
-    Raises ``RuntimeError`` if it does not start."""
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    command = [sys.executable, "-c", "from bench.adapter_overhead import "
-               f"serve_until_stdin_closes as serve; serve({float(latency_ms)!r})"]
-    process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.PIPE,  # noqa: S603
-                               stdout=subprocess.PIPE, text=True)
-    stdin, stdout = process.stdin, process.stdout
-    if stdin is None or stdout is None:
-        raise RuntimeError("no pipes to the emulator process")
-    try:
-        url = stdout.readline().strip()
+    """A fresh ``bench_app`` emulator served by a child Python process (``bench.child``)
+    for the duration of the block; yields its URL. Raises ``RuntimeError`` if it does
+    not start."""
+    code = ("from bench.adapter_overhead import serve_until_stdin_closes as serve; "
+            f"serve({float(latency_ms)!r})")
+    with child_process(code) as url:
         if not url.startswith("http://"):
             raise RuntimeError(f"the emulator process did not start (said {url!r})")
         yield url
-    finally:
-        stdin.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def bench_config(url: str) -> AlpacaConfig:

@@ -70,8 +70,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -85,6 +83,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from bench.adapter_overhead import without_rate_limit_headers
+from bench.child import child_process, until_stdin_closes
 from brokerlink.adapters._shared import AuditSink, RequestAuditEvent
 from brokerlink.adapters.paper import PaperBroker
 from brokerlink.audit.log import AuditLog
@@ -227,7 +226,7 @@ def serve_until_stdin_closes() -> None:
     async def serve() -> None:
         async with emulators_in_loop() as urls:
             print(json.dumps(urls), flush=True)
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+            await until_stdin_closes()
 
     asyncio.run(serve())
 
@@ -236,30 +235,13 @@ def serve_until_stdin_closes() -> None:
 def emulators_process() -> Iterator[dict[str, str]]:
     """``emulator_apps`` served by a child Python process for the block; yields their
     URLs. Raises ``RuntimeError`` if it does not start."""
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    command = [sys.executable, "-c",
-               "from bench.portfolio_scale import serve_until_stdin_closes as s; s()"]
-    process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.PIPE,  # noqa: S603
-                               stdout=subprocess.PIPE, text=True)
-    stdin, stdout = process.stdin, process.stdout
-    if stdin is None or stdout is None:
-        raise RuntimeError("no pipes to the emulator process")
-    try:
-        line = stdout.readline()
+    code = "from bench.portfolio_scale import serve_until_stdin_closes as s; s()"
+    with child_process(code) as line:
         try:
             urls = json.loads(line)
         except ValueError as exc:
             raise RuntimeError(f"the emulator process did not start (said {line!r})") from exc
         yield {str(k): str(v) for k, v in urls.items()}
-    finally:
-        stdin.close()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextlib.asynccontextmanager
