@@ -350,18 +350,41 @@ class OrderJournal:
         A status the machine forbids from the stored one (a stale broker answer after
         a newer update) leaves the status alone but still records the other fields.
         """
+        moved = await self._transition(record, lambda _: (status, changes))
+        if moved is None:
+            raise self._kept_changing(record)
+        return moved
+
+    async def _transition(
+            self, record: IntentRecord,
+            decide: Callable[[IntentRecord], tuple[OrderStatus, dict[str, object]] | None],
+    ) -> IntentRecord | None:
+        """Write what ``decide`` asks of the stored intent (status, other fields),
+        compare-and-set; when another writer moved it first, decide again from what it
+        wrote, never re-apply what was chosen from the older record. Returns the intent
+        as written (or as found, when ``decide`` says ``None``: nothing to do), or
+        ``None`` if it vanished. Raises ``JournalError`` after ``_CAS_ATTEMPTS`` lost
+        races."""
         current = record
         for _ in range(_CAS_ATTEMPTS):
-            target = _legal_target(current.status, status)
+            decided = decide(current)
+            if decided is None:
+                return current
+            status, changes = decided
             updated = await self.repository.transition(
-                current, status=target, updated_at=self._clock(), **changes)
+                current, status=_legal_target(current.status, status),
+                updated_at=self._clock(), **changes)
             if updated is not None:
                 return updated
             fresh = await self.repository.get(record.id)
             if fresh is None:
-                break
+                return None
             current = fresh
-        raise JournalError(
+        raise self._kept_changing(record)
+
+    @staticmethod
+    def _kept_changing(record: IntentRecord) -> JournalError:
+        return JournalError(
             f"order intent {record.client_order_id} kept changing under the journal; "
             "retry the status update", connection_id=record.connection_id)
 
@@ -451,26 +474,13 @@ class OrderJournal:
                 order.account_id, order.client_order_id)
         if record is None:
             return None
-        for _ in range(_CAS_ATTEMPTS):
-            changes = self._update_for(record, order)
-            if changes is None:
-                return record
-            updated = await self.repository.transition(
-                record, status=_legal_target(record.status, order.status),
-                updated_at=self._clock(), **changes)
-            if updated is not None:
-                return updated
-            # Another writer moved the intent first, most often submit storing the reply
-            # while this update was on its way: decide again from what it wrote, never
-            # re-apply changes chosen from the older record (the reply would be replaced
-            # and replays would differ).
-            fresh = await self.repository.get(record.id)
-            if fresh is None:
-                return record
-            record = fresh
-        raise JournalError(
-            f"order intent {record.client_order_id} kept changing under the journal; "
-            "retry the status update", connection_id=record.connection_id)
+        # Most often the race lost is to submit storing the reply while this update
+        # was on its way: re-deciding from what it wrote keeps replays identical.
+        def decide(current: IntentRecord) -> tuple[OrderStatus, dict[str, object]] | None:
+            changes = self._update_for(current, order)
+            return None if changes is None else (order.status, changes)
+
+        return await self._transition(record, decide) or record
 
     def _update_for(self, record: IntentRecord, order: Order) -> dict[str, object] | None:
         """The fields ``update_from_order`` writes besides the status, or ``None`` when
