@@ -170,6 +170,12 @@ def _target(record: ConnectionRecord) -> Target:
                   record.account_ids[0] if record.account_ids else None)
 
 
+def _real_clock(record: ConnectionRecord) -> bool:
+    """Whether the connection's fill timestamps are wall time (a real broker), not a
+    simulated clock (paper, or an emulator on this machine)."""
+    return record.broker != BrokerType.PAPER.value and not is_loopback(record.base_url)
+
+
 class BrokerManager:
     """Every stored connection of one ``ConnectionService`` as one portfolio.
 
@@ -641,19 +647,18 @@ class BrokerManager:
         """
         if self.live_sync is not None:
             raise RuntimeError("the live sync is already running; stop_sync first")
-        records = await self.connections.list()
+        records = {r.id: r for r in await self.connections.list()}
 
         async def connect(target: Target) -> list[None]:
-            await self._ready_broker(next(r for r in records if r.id == target.connection_id))
+            await self._ready_broker(records[target.connection_id])
             return []
 
-        connected = await fan_out([_target(r) for r in records], connect,
+        connected = await fan_out([_target(r) for r in records.values()], connect,
                                   seconds=self.read_timeout)
         skipped = dict(connected.errors)
-        self._note({r.id for r in records} - set(skipped), skipped)
+        self._note(set(records) - set(skipped), skipped)
         tracker = latency or LatencyTracker(trust_broker_clock=frozenset(
-            r.id for r in records if r.broker != BrokerType.PAPER.value
-            and not is_loopback(r.base_url)))
+            r.id for r in records.values() if _real_clock(r)))
         engine = SyncEngine.from_source(self, policy=policy, latency=tracker)
         feed = None
         if isinstance(self.journal, OrderJournal):
@@ -695,6 +700,6 @@ class BrokerManager:
             self._note(set(), {record.id: broker})
             return
         if isinstance(live.engine.latency.trust_broker_clock, frozenset) and \
-                record.broker != BrokerType.PAPER.value and not is_loopback(record.base_url):
+                _real_clock(record):
             live.engine.latency.trust_broker_clock |= {record.id}
         await live.engine.add(SyncTarget(record.id, broker))
