@@ -58,10 +58,10 @@ class _Pending:
     build: AppendBuilder
     event: AuditEventRecord | None = None
     error: BaseException | None = None
-    done: bool = False
 
-    def fail(self, error: BaseException) -> None:
-        self.error, self.done = error, True
+    @property
+    def done(self) -> bool:
+        return self.event is not None or self.error is not None
 
 
 class AuditLog:
@@ -171,18 +171,17 @@ class AuditLog:
                                                                       last.hash)))
         except Exception as exc:
             for waiting in batch:
-                waiting.fail(exc)
+                waiting.error = exc
             return
         except BaseException:
             # Cancelled mid-write: whether the batch committed is unknown to the others.
             for waiting in batch:
-                waiting.fail(AuditIntegrityError(
+                waiting.error = AuditIntegrityError(
                     "an audit append was interrupted; whether it was stored is unknown: "
-                    "run `brokerlink audit verify`"))
+                    "run `brokerlink audit verify`")
             raise
         for waiting, event in zip(batch, events, strict=True):
             waiting.event = event
-            waiting.done = True
 
     def _check_head(self, head_seq: int, head_hash: str, stored: CheckpointRecord | None) -> None:
         if stored is None:
