@@ -2,9 +2,17 @@
 
 ``DatabasePaperStore`` is the ``PaperStateStore`` of one paper connection over the
 ``paper_accounts`` table: adapters never import storage, so the two meet here.
+Every read of a stored paper account first asks whether another process saved it
+since (``version``); ``VersionReads`` answers the checks that wait at the same moment
+with one query, so a portfolio read over hundreds of paper connections costs a few
+transactions instead of one per call.
 """
 
 from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import ClassVar
 
 from brokerlink.adapters.paper.store import (
     PaperStateConflictError,
@@ -17,15 +25,91 @@ from brokerlink.storage.engine import Database
 from brokerlink.storage.paper import PaperAccountConflictError, PaperAccountRepository
 
 
+class VersionReads:
+    """Stored paper account versions of one database, read in batches (group read).
+
+    A check queued while no query is running starts one; checks queued while it runs
+    wait for the next, which starts when it ends and takes all of them. Each query
+    starts after every check it answers was asked, so a check still sees every save
+    committed before it was asked, as a query of its own would. Get the database's
+    shared instance with ``VersionReads.of(database)``.
+    """
+
+    _shared: ClassVar[weakref.WeakKeyDictionary[Database, VersionReads]] = (
+        weakref.WeakKeyDictionary())
+
+    def __init__(self, database: Database) -> None:
+        self._repository = PaperAccountRepository(database)
+        self._waiting: dict[str, list[asyncio.Future[int | None]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def of(cls, database: Database) -> VersionReads:
+        """The instance every store over ``database`` shares."""
+        reads = cls._shared.get(database)
+        if reads is None:
+            reads = cls._shared[database] = cls(database)
+        return reads
+
+    async def version(self, connection_id: str) -> int | None:
+        """The stored version of ``connection_id`` (``None``: nothing stored). Raises
+        what the query raised (``StorageError`` and the driver's errors)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A database outlives no event loop in practice, but a test may reopen one:
+            # what waited on a finished loop can never be answered.
+            self._loop, self._waiting, self._reader = loop, {}, None
+        answer: asyncio.Future[int | None] = loop.create_future()
+        self._waiting.setdefault(connection_id, []).append(answer)
+        if self._reader is None:
+            self._reader = loop.create_task(self._read_batches())
+        return await answer
+
+    async def _read_batches(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, {}
+                try:
+                    found = await self._repository.versions(batch)
+                except Exception as exc:
+                    self._fail(batch, exc)
+                    continue
+                except BaseException:
+                    self._fail(batch, None)
+                    raise
+                for connection_id, waiters in batch.items():
+                    for answer in waiters:
+                        if not answer.done():
+                            answer.set_result(found.get(connection_id))
+        finally:
+            self._reader = None
+
+    @staticmethod
+    def _fail(batch: dict[str, list[asyncio.Future[int | None]]],
+              error: Exception | None) -> None:
+        """Raise ``error`` in every waiter of ``batch``; ``None``: the query was
+        cancelled (the loop is shutting down), so cancel them."""
+        for waiters in batch.values():
+            for answer in waiters:
+                if answer.done():
+                    continue
+                if error is None:
+                    answer.cancel()
+                else:
+                    answer.set_exception(error)
+
+
 class DatabasePaperStore:
     """The ``paper_accounts`` row of ``connection_id`` (SQLite or PostgreSQL)."""
 
     def __init__(self, database: Database, connection_id: str) -> None:
         self._repository = PaperAccountRepository(database)
+        self._versions = VersionReads.of(database)
         self.connection_id = connection_id
 
     async def version(self) -> int | None:
-        return await self._repository.version(self.connection_id)
+        return await self._versions.version(self.connection_id)
 
     async def load(self) -> StoredPaperState | None:
         record = await self._repository.get(self.connection_id)
@@ -51,4 +135,4 @@ class DatabasePaperStore:
             connection_id=self.connection_id)
 
 
-__all__ = ["DatabasePaperStore"]
+__all__ = ["DatabasePaperStore", "VersionReads"]

@@ -10,6 +10,7 @@ Every method is one transaction. Rows are deleted with their connection
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,6 +54,11 @@ class PaperAccountConflictError(StorageError):
         self.found = found
 
 
+VERSIONS_PER_QUERY = 500
+"""Connection ids per ``versions`` statement: far under SQLite's and asyncpg's caps
+on bound parameters (32,766 and 32,767)."""
+
+
 class PaperAccountRepository:
     """Load and compare-and-swap save of paper account snapshots."""
 
@@ -76,6 +82,23 @@ class PaperAccountRepository:
             found = await conn.scalar(select(paper_accounts.c.version).where(
                 paper_accounts.c.connection_id == connection_id))
         return None if found is None else int(found)
+
+    async def versions(self, connection_ids: Collection[str]) -> dict[str, int]:
+        """The stored versions of several accounts in one transaction, by connection id;
+        an id with nothing stored is absent. Ids are queried ``VERSIONS_PER_QUERY`` at a
+        time (drivers cap a statement's parameters)."""
+        wanted = list(dict.fromkeys(connection_ids))
+        found: dict[str, int] = {}
+        if not wanted:
+            return found
+        async with self._db.transaction() as conn:
+            for start in range(0, len(wanted), VERSIONS_PER_QUERY):
+                chunk = wanted[start:start + VERSIONS_PER_QUERY]
+                rows = await conn.execute(
+                    select(paper_accounts.c.connection_id, paper_accounts.c.version)
+                    .where(paper_accounts.c.connection_id.in_(chunk)))
+                found.update((str(row[0]), int(row[1])) for row in rows)
+        return found
 
     async def save(self, connection_id: str, state: str, *, expected_version: int) -> int:
         """Store ``state`` if the stored version is still ``expected_version`` and

@@ -10,7 +10,11 @@ import pytest
 from brokerlink.core.values import utc_now
 from brokerlink.storage.connections import ConnectionNotFoundError, ConnectionRepository
 from brokerlink.storage.engine import Database, open_database
-from brokerlink.storage.paper import PaperAccountConflictError, PaperAccountRepository
+from brokerlink.storage.paper import (
+    VERSIONS_PER_QUERY,
+    PaperAccountConflictError,
+    PaperAccountRepository,
+)
 from brokerlink.storage.records import ConnectionRecord, ConnectionStatus
 from tests.dbfixtures import DbTarget
 
@@ -89,3 +93,17 @@ async def test_two_databases_racing_one_version_one_wins(database: Database,
         assert await theirs.version("c1") == 4
     finally:
         await other.aclose()
+
+
+async def test_versions_of_many_accounts_in_one_call(database: Database) -> None:
+    ids = [f"c{i}" for i in range(VERSIONS_PER_QUERY + 7)]  # more than one statement's worth
+    for connection_id in ids:
+        await _connection(database, connection_id)
+    repo = PaperAccountRepository(database)
+    for number, connection_id in enumerate(ids):
+        for version in range(number % 3):
+            await repo.save(connection_id, "{}", expected_version=version)
+    found = await repo.versions([*ids, "nobody", ids[0]])
+    assert found == {connection_id: number % 3 for number, connection_id in enumerate(ids)
+                     if number % 3}
+    assert await repo.versions([]) == {}
