@@ -330,8 +330,15 @@ class _ConnectionSync:
                 self._refresh.set()
                 return
         symbol = instrument_symbol(order)
+        local = self.state.positions.get(symbol)
+        if (update.position_quantity is not None and local is not None
+                and local.quantity == update.position_quantity):
+            # A read already brought the position this fill left (the broker says what
+            # it is): nothing changed here, so there is nothing to publish.
+            self._refresh.set()
+            return
         position = position_after_fill(
-            self.state.positions.get(symbol), order, fill_quantity=quantity,
+            local, order, fill_quantity=quantity,
             fill_price=update.fill_price, position_quantity=update.position_quantity,
             as_of=now)
         if position.quantity == 0:

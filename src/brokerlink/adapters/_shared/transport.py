@@ -30,6 +30,7 @@ from brokerlink.core.errors import (
 )
 from brokerlink.core.values import utc_now
 
+from .aiohttp_transport import AiohttpTransport
 from .audit import AuditSink, NullAuditSink, RequestAuditEvent
 from .credentials import CredentialSource
 from .errors import ErrorMapper, ErrorResponse, default_error_for
@@ -194,12 +195,11 @@ class Transport:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=self._timeout,
-                limits=httpx.Limits(
-                    max_connections=self._max_connections,
-                    max_keepalive_connections=self._max_connections,
-                ),
+                transport=AiohttpTransport(ssl_context=shared_ssl_context(),
+                                           max_connections=self._max_connections),
                 # A redirect could resend a write to another URL; brokers do not redirect APIs.
                 follow_redirects=False,
+                # Used only for a proxy taken from the environment (httpx's own transport).
                 verify=shared_ssl_context(),
             )
         return self._client
