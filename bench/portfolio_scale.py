@@ -540,7 +540,7 @@ def main() -> None:
                                                  "connections: wall time vs the sum.")
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--server", choices=("process", "loop"), default="process")
-    parser.add_argument("--rounds", type=int, default=1, help="warm reads timed, audited")
+    parser.add_argument("--rounds", type=int, default=3, help="warm reads timed, audited")
     parser.add_argument("--no-diagnostic", action="store_true",
                         help="skip the reads without request auditing")
     args = parser.parse_args()
