@@ -152,7 +152,11 @@ async def open_database(url: str | None = None, *, schema: str | None = None) ->
         if not _SCHEMA_NAME.match(schema):
             raise StorageError(f"invalid schema name {schema!r}: use letters, digits, _")
         connect_args["server_settings"] = {"search_path": schema}
-    engine = create_async_engine(resolved, connect_args=connect_args, pool_pre_ping=True)
+    # A pooled PostgreSQL connection can die with its server; ping it before use. A
+    # SQLite connection is a file handle that cannot go stale, and a ping would cost
+    # every transaction a round trip through aiosqlite's thread.
+    engine = create_async_engine(resolved, connect_args=connect_args,
+                                 pool_pre_ping=sqlite_path is None)
     if sqlite_path is not None:
         _install_sqlite_hooks(engine)
     database = Database(engine, sqlite_path=sqlite_path)
