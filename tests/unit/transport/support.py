@@ -100,6 +100,18 @@ class ScriptedApp:
         await send({"type": "http.response.body", "body": payload})
 
 
+async def read_request(reader: asyncio.StreamReader) -> bytes | None:
+    """One whole HTTP/1.1 request (head and ``Content-Length`` body) as sent, or
+    ``None`` once the client has closed the connection."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    return head + (await reader.readexactly(length) if length else b"")
+
+
 class RawServer:
     """A TCP server that reads one whole HTTP request, records it, then misbehaves:
     ``drop`` closes the connection without a byte of response; ``hang`` never answers."""
@@ -122,17 +134,10 @@ class RawServer:
             self._handlers.add(task)
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
+                request = await read_request(reader)
+                if request is None:
                     return
-                length = 0
-                for line in head.decode("latin-1").split("\r\n"):
-                    name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                body = await reader.readexactly(length) if length else b""
-                self.requests.append(head + body)
+                self.requests.append(request)
                 if self.mode == "hang":
                     await self._release.wait()
                 return
@@ -223,4 +228,5 @@ __all__ = [
     "Reply",
     "ScriptedApp",
     "closed_port_url",
+    "read_request",
 ]

@@ -19,7 +19,7 @@ from brokerlink.adapters._shared.aiohttp_transport import AiohttpTransport
 from brokerlink.adapters._shared.transport import shared_ssl_context
 from brokerlink.core.errors import BrokerConnectionError, RequestTimeoutError
 
-from .support import RecordingSleep, closed_port_url
+from .support import RecordingSleep, closed_port_url, read_request
 
 Answer = Literal["ok", "drop", "garbage", "gzip"]
 
@@ -50,13 +50,10 @@ class ScriptedSocketServer:
         self.connections += 1
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
+                request = await read_request(reader)
+                if request is None:
                     return
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                self.requests.append(head + (await reader.readexactly(length)))
+                self.requests.append(request)
                 answer = self.script[min(len(self.requests), len(self.script)) - 1]
                 if answer == "drop":
                     return
