@@ -8,11 +8,19 @@ import asyncio
 import gzip
 import json
 import random
+import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from pathlib import Path
 from typing import Literal
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from brokerlink.adapters._shared import RetryPolicy, StaticHeaders, Transport
 from brokerlink.adapters._shared.aiohttp_transport import AiohttpTransport
@@ -35,11 +43,17 @@ class ScriptedSocketServer:
         self.requests: list[bytes] = []
         self.connections = 0
         self._server: asyncio.Server | None = None
+        self._tls: ssl.SSLContext | None = None
+
+    def over_tls(self, context: ssl.SSLContext) -> ScriptedSocketServer:
+        """Serve HTTPS with ``context`` instead of plain HTTP."""
+        self._tls = context
+        return self
 
     async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self._tls)
         host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
@@ -160,3 +174,43 @@ async def test_closing_and_reusing_the_transport_opens_a_new_pool() -> None:
         async with httpx.AsyncClient(transport=wire) as second:
             assert (await second.get(f"{url}/v1/x")).json()["n"] == 2
     assert server.connections == 2
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: (certificate, key) PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "brokerlink test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_tls_is_verified_and_an_untrusted_certificate_sends_nothing(
+        tmp_path: Path) -> None:
+    cert_path, key_path = _self_signed(tmp_path)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert_path, key_path)
+    server = ScriptedSocketServer("ok")
+    async with server.over_tls(server_tls) as url:
+        assert url.startswith("https://127.0.0.1:")
+        untrusting = AiohttpTransport(ssl_context=shared_ssl_context())
+        async with httpx.AsyncClient(transport=untrusting) as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"{url}/v1/x")
+        assert server.requests == []  # refused before a byte of the request left
+
+        trusting = ssl.create_default_context(cafile=str(cert_path))
+        async with httpx.AsyncClient(transport=AiohttpTransport(ssl_context=trusting)) as client:
+            assert (await client.get(f"{url}/v1/x")).json() == {"ok": True, "n": 1}
