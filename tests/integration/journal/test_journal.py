@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -19,11 +18,11 @@ from brokerlink.core.errors import (
     SymbolNotFoundError,
 )
 from brokerlink.core.models import OrderRequest
-from brokerlink.manager.journal import ClientOrderLookup, OrderJournal, order_fingerprint
+from brokerlink.manager.journal import ClientOrderLookup, OrderJournal
 from brokerlink.storage.engine import Database
-from brokerlink.storage.journal import IntentRecord
 from tests.contract.harness import SESSION_START
 from tests.integration.journal.brokers import Lookup, Wrapped
+from tests.integration.journal.intents import insert_crashed_intent
 
 CONN = "conn-1"
 
@@ -158,14 +157,8 @@ async def test_unresolvable_stays_unknown_until_reconcile(database: Database) ->
 
 async def _crashed_intent(database: Database, broker: PaperBroker, order: OrderRequest,
                           now: datetime) -> None:
-    """What a process leaves when it dies between writing the intent and the answer."""
-    journal = OrderJournal(database)
-    await journal.repository.insert(IntentRecord(
-        id=str(uuid.uuid4()), connection_id=CONN, account_id=broker.account_id,
-        client_order_id=order.client_order_id,
-        fingerprint=order_fingerprint(broker.account_id, order),
-        request_json=order.model_dump_json(), symbol=order.symbol,
-        status=OrderStatus.PENDING_NEW, created_at=now, updated_at=now, attempts=1))
+    await insert_crashed_intent(OrderJournal(database).repository, connection_id=CONN,
+                                account_id=broker.account_id, order=order, now=now)
 
 
 async def test_restart_reconciles_before_accepting_new_orders(database: Database) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -19,14 +18,14 @@ from brokerlink.auth.vault import Vault
 from brokerlink.core.enums import OrderStatus, OrderType, TimeInForce
 from brokerlink.core.models import OrderRequest
 from brokerlink.manager.connections import ConnectionService
-from brokerlink.manager.journal import OrderJournal, order_fingerprint
+from brokerlink.manager.journal import OrderJournal
 from brokerlink.manager.manager import BrokerManager, PaperSettings
 from brokerlink.sim.snapshot import decode
 from brokerlink.storage.engine import open_database
-from brokerlink.storage.journal import IntentRecord
 from brokerlink.storage.paper import PaperAccountRepository
 from brokerlink.storage.tables import credentials
 from tests.dbfixtures import DbTarget
+from tests.integration.journal.intents import insert_crashed_intent
 from tests.integration.manager.conftest import MakeManager
 from tests.integration.manager.helpers import Emulator, alpaca_keys
 
@@ -97,12 +96,8 @@ async def test_an_order_a_crash_left_unjournaled_is_found_by_the_next_process(
     assert isinstance(journal, OrderJournal)
     # The process wrote the intent, the broker took the order, then the process died.
     now = broker.engine.now()
-    await journal.repository.insert(IntentRecord(
-        id=str(uuid.uuid4()), connection_id=paper, account_id=broker.account_id,
-        client_order_id=order.client_order_id,
-        fingerprint=order_fingerprint(broker.account_id, order),
-        request_json=order.model_dump_json(), symbol=order.symbol,
-        status=OrderStatus.PENDING_NEW, created_at=now, updated_at=now, attempts=1))
+    await insert_crashed_intent(journal.repository, connection_id=paper,
+                                account_id=broker.account_id, order=order, now=now)
     await broker.place_order(order)
     await first.aclose()
 
