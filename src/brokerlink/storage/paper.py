@@ -78,10 +78,7 @@ class PaperAccountRepository:
     async def version(self, connection_id: str) -> int | None:
         """The stored version alone (a cheap "has anyone saved since?" check), or
         ``None`` if nothing is stored."""
-        async with self._db.transaction() as conn:
-            found = await conn.scalar(select(paper_accounts.c.version).where(
-                paper_accounts.c.connection_id == connection_id))
-        return None if found is None else int(found)
+        return (await self.versions((connection_id,))).get(connection_id)
 
     async def versions(self, connection_ids: Collection[str]) -> dict[str, int]:
         """The stored versions of several accounts in one transaction, by connection id;
