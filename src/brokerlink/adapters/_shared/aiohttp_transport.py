@@ -41,9 +41,9 @@ DEFAULT_KEEPALIVE_EXPIRY = 5.0
 
 
 @contextlib.contextmanager
-def _as_httpx_errors(request: httpx.Request, *, sent: bool) -> Iterator[None]:
+def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
     """Raise aiohttp's failures as the httpx exception saying the same about whether
-    the request left; ``sent`` is False while nothing can have been written yet."""
+    the request left."""
     try:
         yield
     except aiohttp.ConnectionTimeoutError as exc:  # connecting or waiting for the pool
@@ -61,10 +61,10 @@ def _as_httpx_errors(request: httpx.Request, *, sent: bool) -> Iterator[None]:
         raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__,
                                         request=request) from exc
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        # A reset, a write to a closed socket, anything else: from here on the request
-        # may have reached the broker, so nothing may call it unsent.
-        error = httpx.ReadError if sent else httpx.ConnectError
-        raise error(f"{type(exc).__name__}: {exc}".rstrip(": "), request=request) from exc
+        # A reset, a write to a closed socket, anything else: the request may have
+        # reached the broker, so nothing may call it unsent.
+        raise httpx.ReadError(f"{type(exc).__name__}: {exc}".rstrip(": "),
+                              request=request) from exc
 
 
 def _client_timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
@@ -111,14 +111,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         headers = [(name, value) for name, value in request.headers.multi_items()
                    if name.lower() not in _HEADERS_AIOHTTP_SETS]
-        options: dict[str, Any] = {"server_hostname": request.extensions.get("sni_hostname")}
-        with _as_httpx_errors(request, sent=False):
-            url = URL(str(request.url), encoded=True)
-        with _as_httpx_errors(request, sent=True):
+        # httpx has already encoded the URL: aiohttp must send it as is.
+        url = URL(str(request.url), encoded=True)
+        with _as_httpx_errors(request):
             async with session.request(
                     request.method, url, headers=headers, data=body or None,
                     allow_redirects=False, timeout=_client_timeout(request),
-                    **options) as answer:
+                    server_hostname=request.extensions.get("sni_hostname")) as answer:
                 content = await answer.read()
                 reason = answer.reason
                 status, raw_headers = answer.status, answer.raw_headers
