@@ -6,8 +6,8 @@ a hand-written client would pay at minimum: ``httpx.AsyncClient`` sending the sa
 (the same JSON body for the order) and ``json.loads`` on the answer. The raw client sends
 through the same wire as the adapters (``AiohttpTransport``: aiohttp's pool under httpx),
 so the ratio is the adapter's own work; httpx's default pool (httpcore) would cost both
-sides about 0.4 ms more per call. Target: the adapter
-at most 1.25x the raw call's median time per call.
+sides about 0.4 ms more per call. Target: the adapter at most 1.25x the raw call's
+median time per call.
 
 Both sides run in one process, one event loop, against one Alpaca emulator served by
 uvicorn in that same loop (``async with EmulatorServer``), each through its own single
@@ -229,8 +229,7 @@ class OverheadResult:
             for c in (self.positions, self.orders))
         return "\n".join([
             f"adapter overhead (AlpacaBroker vs raw httpx + json.loads, same emulator and "
-            f"wire, "
-            f"{self.positions.calls} calls each, medians):",
+            f"wire, {self.positions.calls} calls each, medians):",
             self.positions.line("raw"),
             self.orders.line("raw"),
             f"  target <= {self.target:.2f}x: {verdict}"])
