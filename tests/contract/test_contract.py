@@ -36,7 +36,7 @@ async def _state(h: Harness) -> tuple[int, Decimal, list[tuple[str, Decimal]]]:
 
 
 async def test_connects_and_describes_account(harness: Harness) -> None:
-    assert await harness.broker.is_connected()
+    assert harness.broker.is_connected()
     account = await harness.broker.get_account()
     assert account.account_id
     assert account.broker is harness.broker.broker_type

@@ -16,7 +16,6 @@ from brokerlink.cli import audit, connections, emulate, orders, portfolio, rende
 from brokerlink.cli import sync as sync_cli
 from brokerlink.cli.demo import demo_home, run_demo
 from brokerlink.cli.logs import configure_logging
-from brokerlink.core.enums import BrokerType
 
 app = typer.Typer(
     name="brokerlink",
@@ -68,13 +67,16 @@ def demo(
 
 @app.command()
 def brokers() -> None:
-    """List every broker brokerlink knows and whether its adapter is installed."""
-    ready = set(registry.available())
+    """List every installed broker adapter: its name, aliases, sign-in and default place."""
     table = Table(title="Brokers")
     table.add_column("Broker")
-    table.add_column("Adapter")
-    for broker in BrokerType:
-        table.add_row(broker.value, "ready" if broker in ready else "not yet")
+    table.add_column("Also")
+    table.add_column("Signs in with")
+    table.add_column("Default environment")
+    for spec in registry.specs():
+        table.add_row(spec.broker_type.value, ", ".join(spec.aliases),
+                      ", ".join(c.kind.value for c in spec.credentials),
+                      spec.default_environment)
     Console().print(table)
 
 

@@ -23,6 +23,7 @@ import typer
 from pydantic import SecretStr
 from rich.console import Console
 
+from brokerlink.adapters._shared.urls import is_loopback
 from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.cli.render import connections_table, wide_console
 from brokerlink.core.enums import BrokerType
@@ -30,7 +31,6 @@ from brokerlink.core.errors import BrokerError
 from brokerlink.core.values import utc_now
 from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
 from brokerlink.manager.connections import ConnectionService
-from brokerlink.manager.connectors import is_loopback
 from brokerlink.storage.records import ConnectionRecord
 
 REAUTH_WARNING = timedelta(days=2)

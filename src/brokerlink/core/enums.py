@@ -2,39 +2,96 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic_core import CoreSchema, core_schema
 
 
-class BrokerType(StrEnum):
-    """Every broker brokerlink speaks to, plus the built-in paper broker."""
+class BrokerType(str):
+    """A broker's identifier: an open set, so a broker package added later needs no edit here.
 
-    INTERACTIVE_BROKERS = "interactive_brokers"
-    SCHWAB = "schwab"
-    FIDELITY = "fidelity"
-    TD_AMERITRADE = "td_ameritrade"
-    ROBINHOOD = "robinhood"
-    ALPACA = "alpaca"
-    TRADIER = "tradier"
-    PAPER = "paper"
+    Each adapter package declares its own in its ``BrokerSpec``; the constants below are the
+    product's vocabulary for user code (``create_broker(BrokerType.ALPACA)``). A value is
+    the lower-case snake-case name (``"interactive_brokers"``). Aliases (``"ibkr"``) are
+    resolved by the adapter registry, which knows every spec's aliases.
+    """
+
+    __slots__ = ()
+
+    INTERACTIVE_BROKERS: ClassVar[BrokerType]
+    SCHWAB: ClassVar[BrokerType]
+    FIDELITY: ClassVar[BrokerType]
+    TD_AMERITRADE: ClassVar[BrokerType]
+    ROBINHOOD: ClassVar[BrokerType]
+    ALPACA: ClassVar[BrokerType]
+    TRADIER: ClassVar[BrokerType]
+    PAPER: ClassVar[BrokerType]
+
+    def __new__(cls, value: str) -> BrokerType:
+        key = normalize_broker_name(value)
+        if not _BROKER_NAME.fullmatch(key):
+            raise ValueError(
+                f"broker name {value!r} is not valid: use 1 to 40 lower-case letters, digits "
+                "and underscores, starting with a letter")
+        # Interned, so ``kind is BrokerType.PAPER`` keeps meaning what it did for an enum.
+        found = _INTERNED.get(key)
+        if found is None:
+            found = super().__new__(cls, key)
+            if len(_INTERNED) < _MAX_INTERNED:
+                _INTERNED[key] = found
+        return found
+
+    @property
+    def value(self) -> str:
+        """The plain string, as an enum member's ``value`` would be."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"BrokerType({self.value!r})"
+
+    def __str__(self) -> str:
+        return self.value
 
     @classmethod
     def parse(cls, value: BrokerType | str) -> BrokerType:
-        """Accept a member, its value or its name in any case (``"PAPER"``, ``"paper"``).
+        """Normalise ``value`` (any case, dashes or spaces for underscores).
 
-        Raises ``ValueError`` naming the accepted spellings.
+        Raises ``ValueError`` for a malformed name. Whether a broker by that name is
+        installed is the registry's question (``brokerlink.adapters.registry.resolve``).
         """
         if isinstance(value, BrokerType):
             return value
-        key = value.strip().lower().replace("-", "_").replace(" ", "_")
-        for member in cls:
-            if key in (member.value, member.name.lower()):
-                return member
-        aliases = {"ibkr": cls.INTERACTIVE_BROKERS, "ib": cls.INTERACTIVE_BROKERS,
-                   "tda": cls.TD_AMERITRADE}
-        if key in aliases:
-            return aliases[key]
-        accepted = ", ".join(m.value for m in cls)
-        raise ValueError(f"unknown broker {value!r}; use one of: {accepted}")
+        if not isinstance(value, str):
+            raise ValueError(f"a broker name is text, not {type(value).__name__}")
+        return cls(value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls.parse, core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str))
+
+
+_BROKER_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_INTERNED: dict[str, BrokerType] = {}
+_MAX_INTERNED = 1024
+
+
+def normalize_broker_name(value: str) -> str:
+    """``"Interactive-Brokers "`` -> ``"interactive_brokers"``."""
+    return value.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+BrokerType.INTERACTIVE_BROKERS = BrokerType("interactive_brokers")
+BrokerType.SCHWAB = BrokerType("schwab")
+BrokerType.FIDELITY = BrokerType("fidelity")
+BrokerType.TD_AMERITRADE = BrokerType("td_ameritrade")
+BrokerType.ROBINHOOD = BrokerType("robinhood")
+BrokerType.ALPACA = BrokerType("alpaca")
+BrokerType.TRADIER = BrokerType("tradier")
+BrokerType.PAPER = BrokerType("paper")
 
 
 class AccountType(StrEnum):

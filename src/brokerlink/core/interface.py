@@ -8,12 +8,13 @@ manager and the faces depend only on the protocol.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from brokerlink.core.capabilities import Capabilities
 from brokerlink.core.enums import BrokerType, OrderStatus
+from brokerlink.core.events import OrderUpdateStream
 from brokerlink.core.models import (
     AccountBalances,
     BrokerAccount,
@@ -46,7 +47,10 @@ class BrokerInterface(Protocol):
     async def refresh_token(self) -> None:
         """Refresh the access token where the broker uses one; a no-op otherwise."""
 
-    async def is_connected(self) -> bool: ...
+    def is_connected(self) -> bool:
+        """Whether ``connect()`` succeeded and ``disconnect()`` has not been called since.
+        A plain method: it answers from local state and does no I/O."""
+        ...
 
     async def get_account(self) -> BrokerAccount: ...
 
@@ -67,18 +71,33 @@ class BrokerInterface(Protocol):
     async def get_order(self, order_id: str) -> Order:
         """Raises ``OrderNotFoundError`` for an id the broker does not know."""
 
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        """The order placed with ``client_order_id``. Raises ``OrderNotFoundError`` when the
+        broker has none (which alone never proves an ambiguous write was not placed), and
+        ``NotSupportedError`` where ``capabilities.client_order_ids`` is false."""
+
     async def get_orders(self, status: OrderStatus | None = None) -> list[Order]:
         """Orders, all of them or those with ``status``."""
 
-    async def get_order_history(self, start: datetime, end: datetime) -> list[Order]: ...
+    async def get_order_history(self, start: date | datetime,
+                                end: date | datetime) -> list[Order]:
+        """Orders created in the range; a ``date`` covers its whole UTC day, end inclusive
+        (``core.dates.utc_range``)."""
 
-    async def get_transactions(self, start: datetime, end: datetime) -> list[Transaction]: ...
+    async def get_transactions(self, start: date | datetime,
+                               end: date | datetime) -> list[Transaction]:
+        """Account activity in the range, as ``get_order_history`` reads it."""
 
     async def get_quote(self, symbol: str) -> Quote:
         """Raises ``SymbolNotFoundError`` for an unknown symbol."""
 
     async def get_quotes(self, symbols: list[str]) -> dict[str, Quote]:
         """Raises ``SymbolNotFoundError`` naming every unknown symbol."""
+
+    def order_updates(self) -> OrderUpdateStream:
+        """A new, not yet entered stream of this account's order events. Raises
+        ``NotSupportedError`` where ``capabilities.streaming`` is false."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -23,6 +23,7 @@ from typing import Self
 from pydantic import SecretStr
 
 from brokerlink.adapters._shared import AuditSink, BearerToken, CredentialSource
+from brokerlink.adapters.paper.config import PaperMarket, paper_url
 from brokerlink.audit.log import AuditLog
 from brokerlink.audit.sink import AuditLogSink
 from brokerlink.auth.loopback import sign_in_via_loopback
@@ -38,7 +39,7 @@ from brokerlink.core.errors import BrokerError
 from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import BrokerAccount
 from brokerlink.core.values import utc_now
-from brokerlink.manager.connectors import PaperMarket, connector_for, paper_url
+from brokerlink.manager.connectors import connector_for
 from brokerlink.storage.connections import ConnectionNotFoundError, ConnectionRepository
 from brokerlink.storage.engine import Database, open_database
 from brokerlink.storage.records import ConnectionRecord, ConnectionStatus

@@ -28,6 +28,8 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from brokerlink.adapters._shared.urls import is_loopback
+from brokerlink.adapters.paper.config import PaperMarket
 from brokerlink.core.enums import BrokerType, OrderStatus
 from brokerlink.core.errors import (
     AuthError,
@@ -57,7 +59,6 @@ from brokerlink.manager.aggregate import (
 )
 from brokerlink.manager.commissions import CommissionSchedule
 from brokerlink.manager.connections import ConnectionService, OpenedConnection
-from brokerlink.manager.connectors import PaperMarket, is_loopback
 from brokerlink.manager.fx import NO_RATES, FxRates
 from brokerlink.manager.journal import OrderJournal, ReconcileReport
 from brokerlink.manager.journal_feed import JournalFeed, is_order_event

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from brokerlink.adapters.alpaca.broker import AlpacaBroker
 from brokerlink.adapters.paper.broker import PaperBroker
-from brokerlink.adapters.tradier.broker import TradierBroker
+from brokerlink.adapters.registry import resolve
 from brokerlink.core.enums import DataSource
 from brokerlink.core.events import OrderUpdate, OrderUpdateStream, StatusListener, StreamingBroker
 from brokerlink.core.interface import BrokerInterface
@@ -53,15 +52,12 @@ class ReadBudget:
 
 
 def budget_for(broker: BrokerInterface, share: float = 0.5) -> ReadBudget | None:
-    """The read budget from ``broker``'s documented limits (Alpaca: 200 per minute per
-    account; Tradier: its 120 per minute *standard* window, which account and order
-    reads use), or ``None`` when the broker documents none (paper)."""
-    if isinstance(broker, AlpacaBroker):
-        return ReadBudget(broker.config.rate_limit, broker.config.rate_period.total_seconds(),
-                          share)
-    if isinstance(broker, TradierBroker):
-        return ReadBudget(broker.config.limits.standard, 60.0, share)
-    return None
+    """The read budget from the documented limits in ``broker``'s spec
+    (``BrokerSpec.read_budget``), or ``None`` when the broker documents none."""
+    documented = resolve(broker.broker_type).read_budget
+    if documented is None:
+        return None
+    return ReadBudget(documented.requests, documented.per_seconds, share)
 
 
 class PaperOrderStream:

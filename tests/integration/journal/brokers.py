@@ -61,8 +61,8 @@ class Wrapped:
     async def refresh_token(self) -> None:
         await self.inner.refresh_token()
 
-    async def is_connected(self) -> bool:
-        return await self.inner.is_connected()
+    def is_connected(self) -> bool:
+        return self.inner.is_connected()
 
     async def get_account(self) -> BrokerAccount:
         self._check()

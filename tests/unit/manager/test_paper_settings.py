@@ -9,7 +9,8 @@ import pytest
 from brokerlink.adapters.paper import PaperBroker
 from brokerlink.core.enums import BrokerType
 from brokerlink.core.errors import BrokerError
-from brokerlink.manager.connectors import connector_for, paper_url, parse_paper_url
+from brokerlink.adapters.paper.config import paper_url, parse_paper_url
+from brokerlink.manager.connectors import connector_for
 
 
 def test_round_trip() -> None:

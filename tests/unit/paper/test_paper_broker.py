@@ -46,7 +46,7 @@ async def broker() -> AsyncIterator[PaperBroker]:
 
 async def test_create_broker_builds_a_funded_always_open_account(broker: PaperBroker) -> None:
     assert broker.broker_type is BrokerType.PAPER
-    assert await broker.is_connected()
+    assert broker.is_connected()
     balances = await broker.get_balances()
     assert balances.cash == Decimal(5000)
     account = await broker.get_account()

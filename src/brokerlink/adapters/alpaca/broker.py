@@ -8,16 +8,16 @@ retried by the transport; writes never are.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from brokerlink.adapters._shared import AuditSink, RateLimiter, RateLimits, RetryPolicy, Transport
-from brokerlink.core.capabilities import Capabilities, ModifyStyle
+from brokerlink.core.capabilities import Capabilities
+from brokerlink.core.dates import utc_range
 from brokerlink.core.enums import (
     AssetType,
     BrokerType,
     OrderStatus,
-    OrderType,
     TimeInForce,
 )
 from brokerlink.core.errors import (
@@ -46,33 +46,12 @@ from .auth import AlpacaAuth
 from .client import AlpacaClient
 from .config import MAX_ACTIVITIES_PAGE, MAX_ORDERS_PAGE, AlpacaConfig
 from .errors import map_error
+from .spec import BASE_CAPABILITIES
 from .stream import AlpacaTradeStream
 from .wire import AlpacaAccount, AlpacaOrder
 
 BROKER = "alpaca"
 TICK = timedelta(microseconds=1)
-
-BASE_CAPABILITIES = Capabilities(
-    asset_types=frozenset({AssetType.EQUITY, AssetType.ETF, AssetType.OPTION}),
-    order_types=frozenset(OrderType),
-    time_in_force=frozenset(TimeInForce),
-    fractional_shares=True,
-    fractional_order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}),
-    short_selling=True,
-    extended_hours=True,
-    options=True,
-    options_level=2,
-    multi_leg=False,
-    modify=ModifyStyle.CANCEL_REPLACE,
-    streaming=True,
-    order_preview=False,
-    client_order_ids=True,
-    quotes=True,
-    option_quotes=True,
-    transactions=True,
-)
-"""What Alpaca offers; ``capabilities_for`` narrows it to an account."""
-
 
 def capabilities_for(account: AlpacaAccount | None) -> Capabilities:
     """Alpaca's capabilities as this account has them (shorting, options level)."""
@@ -147,7 +126,7 @@ class AlpacaBroker(BrokerBase):
     async def refresh_token(self) -> None:
         """Alpaca's keys and OAuth tokens do not expire: nothing to refresh."""
 
-    async def is_connected(self) -> bool:
+    def is_connected(self) -> bool:
         return self._account is not None
 
     # --- account ------------------------------------------------------------------------
@@ -225,8 +204,9 @@ class AlpacaBroker(BrokerBase):
         orders = [self._order(w) for w in await self._all_orders(status=_query_for(status))]
         return [o for o in orders if status is None or o.status is status]
 
-    async def get_order_history(self, start: datetime, end: datetime) -> list[Order]:
+    async def get_order_history(self, start: date | datetime, end: date | datetime) -> list[Order]:
         """Orders submitted from ``start`` to ``end`` inclusive, oldest first."""
+        start, end = utc_range(start, end)
         self._require()
         wires = await self._all_orders(status="all", after=start - TICK, until=end + TICK,
                                        direction="asc")
@@ -254,8 +234,9 @@ class AlpacaBroker(BrokerBase):
             else:
                 until = edge + TICK
 
-    async def get_transactions(self, start: datetime, end: datetime) -> list[Transaction]:
+    async def get_transactions(self, start: date | datetime, end: date | datetime) -> list[Transaction]:
         """Fills and cash activities from ``start`` to ``end`` inclusive, oldest first."""
+        start, end = utc_range(start, end)
         account_id = self.account_id
         token: str | None = None
         result: list[Transaction] = []

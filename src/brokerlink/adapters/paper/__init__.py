@@ -1,14 +1,43 @@
-"""The built-in paper broker: ``BrokerInterface`` directly on the simulation engine."""
+"""The built-in paper broker: ``BrokerInterface`` directly on the simulation engine.
 
-from brokerlink.adapters.paper.broker import PAPER_CAPABILITIES, PaperBroker
-from brokerlink.adapters.paper.store import (
-    MemoryPaperStateStore,
-    PaperStateConflictError,
-    PaperStateMissingError,
-    PaperStateStore,
-    StoredPaperState,
-)
+Importing the package loads only its ``SPEC``; the broker itself loads on first use.
+"""
 
-__all__ = ["PAPER_CAPABILITIES", "MemoryPaperStateStore", "PaperBroker",
-           "PaperStateConflictError", "PaperStateMissingError", "PaperStateStore",
-           "StoredPaperState"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from brokerlink.adapters.paper.spec import PAPER_CAPABILITIES, SPEC, PaperSettings
+
+if TYPE_CHECKING:
+    from brokerlink.adapters._shared.state import (
+        MemoryPaperStateStore,
+        PaperStateConflictError,
+        PaperStateMissingError,
+        PaperStateStore,
+        StoredPaperState,
+    )
+    from brokerlink.adapters.paper.broker import PaperBroker
+
+_LAZY = {
+    "PaperBroker": "brokerlink.adapters.paper.broker",
+    "MemoryPaperStateStore": "brokerlink.adapters._shared.state",
+    "PaperStateConflictError": "brokerlink.adapters._shared.state",
+    "PaperStateMissingError": "brokerlink.adapters._shared.state",
+    "PaperStateStore": "brokerlink.adapters._shared.state",
+    "StoredPaperState": "brokerlink.adapters._shared.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = ["PAPER_CAPABILITIES", "SPEC", "MemoryPaperStateStore", "PaperBroker",
+           "PaperSettings", "PaperStateConflictError", "PaperStateMissingError",
+           "PaperStateStore", "StoredPaperState"]

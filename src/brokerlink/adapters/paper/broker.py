@@ -19,24 +19,23 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, TypeVar
 
+from brokerlink.adapters.paper.spec import PAPER_CAPABILITIES
 from brokerlink.adapters.paper.store import (
     PaperStateConflictError,
     PaperStateMissingError,
     PaperStateStore,
     StoredPaperState,
 )
-from brokerlink.core.capabilities import Capabilities, ModifyStyle
+from brokerlink.core.capabilities import Capabilities
+from brokerlink.core.dates import utc_range
 from brokerlink.core.enums import (
     AccountType,
-    AssetType,
     BrokerType,
     OrderStatus,
-    OrderType,
-    TimeInForce,
 )
 from brokerlink.core.errors import (
     BrokerConnectionError,
@@ -72,27 +71,6 @@ fraction of a second (the walk's distribution does not depend on the step)."""
 SAVE_ATTEMPTS = 30
 """How often an operation is applied again after losing the save race before it is
 given up (nothing applied): with backoff, about a second of another process saving."""
-
-PAPER_CAPABILITIES = Capabilities(
-    asset_types=frozenset({AssetType.EQUITY, AssetType.ETF, AssetType.OPTION}),
-    order_types=frozenset(OrderType),
-    time_in_force=frozenset(TimeInForce),
-    fractional_shares=True,
-    fractional_order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}),
-    short_selling=True,
-    extended_hours=True,
-    options=True,
-    options_level=2,
-    multi_leg=False,
-    modify=ModifyStyle.NATIVE,
-    streaming=True,
-    order_preview=False,
-    client_order_ids=True,
-    quotes=True,
-    option_quotes=True,
-    transactions=True,
-)
-
 
 class PaperBroker(BrokerBase):
     """A paper account on a simulation engine, its own or one shared with others.
@@ -192,7 +170,7 @@ class PaperBroker(BrokerBase):
     async def refresh_token(self) -> None:
         """The paper broker has no tokens: nothing to refresh."""
 
-    async def is_connected(self) -> bool:
+    def is_connected(self) -> bool:
         return self._connected
 
     async def get_account(self) -> BrokerAccount:
@@ -242,10 +220,12 @@ class PaperBroker(BrokerBase):
     async def get_orders(self, status: OrderStatus | None = None) -> list[Order]:
         return await self._call(lambda: self.engine.orders(self.account_id, status))
 
-    async def get_order_history(self, start: datetime, end: datetime) -> list[Order]:
+    async def get_order_history(self, start: date | datetime, end: date | datetime) -> list[Order]:
+        start, end = utc_range(start, end)
         return await self._call(lambda: self.engine.order_history(self.account_id, start, end))
 
-    async def get_transactions(self, start: datetime, end: datetime) -> list[Transaction]:
+    async def get_transactions(self, start: date | datetime, end: date | datetime) -> list[Transaction]:
+        start, end = utc_range(start, end)
         return await self._call(lambda: self.engine.transactions(self.account_id, start, end))
 
     async def get_quote(self, symbol: str) -> Quote:

@@ -1,9 +1,44 @@
-"""The Tradier adapter: ``TradierBroker`` (``broker.py``); build one with
-``brokerlink.adapters.tradier.broker.create``. Importing registers nothing."""
+"""The Tradier adapter: ``TradierBroker`` (``broker.py``) and its ``SPEC``.
 
-from .broker import TRADIER_CAPABILITIES, TradierBroker, create
-from .config import TradierConfig
-from .stream import OrderUpdate, TradierAccountStream
+Importing the package loads only its ``SPEC`` (``spec.py``); everything else loads on
+first use.
+"""
 
-__all__ = ["TRADIER_CAPABILITIES", "OrderUpdate", "TradierAccountStream", "TradierBroker",
-           "TradierConfig", "create"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .spec import SPEC, TRADIER_CAPABILITIES, TradierSettings
+
+if TYPE_CHECKING:
+    from .broker import TradierBroker, create
+    from .config import TradierConfig
+    from .stream import OrderUpdate, TradierAccountStream
+
+_LAZY = {
+    "TradierBroker": "broker",
+    "create": "broker",
+    "TradierConfig": "config",
+    "OrderUpdate": "stream",
+    "TradierAccountStream": "stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+__all__ = [
+    "SPEC",
+    "TRADIER_CAPABILITIES",
+    "OrderUpdate",
+    "TradierAccountStream",
+    "TradierBroker",
+    "TradierConfig",
+    "TradierSettings",
+    "create",
+]

@@ -18,7 +18,7 @@ Tradier specifics a caller may notice (each documented where it is handled):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
@@ -30,8 +30,9 @@ from brokerlink.adapters._shared import (
     RetryPolicy,
     Transport,
 )
-from brokerlink.core.capabilities import Capabilities, ModifyStyle
-from brokerlink.core.enums import AssetType, BrokerType, OrderStatus, OrderType, TimeInForce
+from brokerlink.core.capabilities import Capabilities
+from brokerlink.core.dates import utc_range
+from brokerlink.core.enums import BrokerType, OrderStatus
 from brokerlink.core.errors import (
     BrokerConnectionError,
     BrokerError,
@@ -58,6 +59,7 @@ from .auth import credential_source
 from .client import TradierClient
 from .config import TradierConfig
 from .errors import map_error
+from .spec import TRADIER_CAPABILITIES
 from .stream import TradierAccountStream
 from .wire import MultilegOrder, WireAccount, WireOrder
 
@@ -65,29 +67,6 @@ BROKER = "tradier"
 NEW_YORK = ZoneInfo("America/New_York")
 PRE_MARKET_ENDS = dtime(9, 30)
 POST_MARKET_ENDS = dtime(20, 0)
-
-TRADIER_CAPABILITIES = Capabilities(
-    asset_types=frozenset({AssetType.EQUITY, AssetType.ETF, AssetType.OPTION}),
-    order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP,
-                           OrderType.STOP_LIMIT}),
-    time_in_force=frozenset({TimeInForce.DAY, TimeInForce.GTC}),
-    fractional_shares=False,
-    short_selling=True,
-    extended_hours=True,
-    options=True,
-    options_level=6,
-    # Multileg orders go through TradierBroker.place_multileg_order, not place_order.
-    multi_leg=True,
-    modify=ModifyStyle.NATIVE,
-    streaming=True,
-    order_preview=True,
-    # No client-order-id field: the id rides in Tradier's tag (see the module docstring).
-    client_order_ids=False,
-    quotes=True,
-    option_quotes=True,
-    transactions=True,
-)
-
 
 def capabilities_for(account: WireAccount | None) -> Capabilities:
     """Tradier's capabilities as this account has them: short selling on margin (and
@@ -177,7 +156,7 @@ class TradierBroker(BrokerBase):
         """A static token cannot be refreshed; an OAuth credential source refreshes
         itself before each request."""
 
-    async def is_connected(self) -> bool:
+    def is_connected(self) -> bool:
         return self._account is not None
 
     def _now(self) -> datetime:
@@ -308,11 +287,13 @@ class TradierBroker(BrokerBase):
         orders.sort(key=lambda o: int(o.order_id), reverse=True)
         return [o for o in orders if status is None or o.status is status]
 
-    async def get_order_history(self, start: datetime, end: datetime) -> list[Order]:
+    async def get_order_history(self, start: date | datetime, end: date | datetime) -> list[Order]:
+        start, end = utc_range(start, end)
         return [o for o in await self.get_orders()
                 if o.submitted_at is not None and start <= o.submitted_at <= end]
 
-    async def get_transactions(self, start: datetime, end: datetime) -> list[Transaction]:
+    async def get_transactions(self, start: date | datetime, end: date | datetime) -> list[Transaction]:
+        start, end = utc_range(start, end)
         now = self._now()
         fills = [mapping.fill_from_order(w, account_id=self.account_id, as_of=now)
                  for w in mapping.flatten(await self.client.get_orders(self.account_id))]
