@@ -193,6 +193,15 @@ class BrokerUnavailableError(BrokerError):
     recovery = Recovery.RETRY_WITH_BACKOFF
 
 
+class UnexpectedResponseError(BrokerUnavailableError):
+    """The broker answered a read with something unreadable: malformed or truncated JSON,
+    wrong types, missing fields, an HTML page, a body over the size cap. The message
+    carries a redacted excerpt. Safe to retry a read later; report it if it persists."""
+
+    retryable = True
+    recovery = Recovery.RETRY_WITH_BACKOFF
+
+
 # --- ambiguous: a write may or may not have taken effect -------------------------------
 
 
@@ -209,6 +218,11 @@ class RequestTimeoutError(BrokerError):
     ) -> None:
         super().__init__(message, **context)
         self.client_order_id = client_order_id
+
+
+class UnreadableAcknowledgementError(RequestTimeoutError):
+    """A write was answered, but the answer cannot be read (malformed, truncated, over the
+    size cap): the broker may have acted. Like a timeout, it is reconciled, never resent."""
 
 
 # --- authentication ------------------------------------------------------------------
@@ -257,4 +271,6 @@ __all__ = [
     "Recovery",
     "RequestTimeoutError",
     "SymbolNotFoundError",
+    "UnexpectedResponseError",
+    "UnreadableAcknowledgementError",
 ]

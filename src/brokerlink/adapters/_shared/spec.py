@@ -184,6 +184,12 @@ class BrokerSpec:
     commissions: CommissionRule = FREE
     stores_state: bool = False
     """Whether the broker keeps durable state of its own (``ConnectionSettings.state``)."""
+    late_order_window: timedelta = timedelta(minutes=2)
+    """How long after an ambiguous write the broker (or a gateway in front of it) may
+    still place the order: until then one "not found" proves nothing."""
+    rejects_duplicate_client_order_id: bool = False
+    """Whether the broker refuses a second order with a client order id it has seen, so a
+    resend with the same id proves whether the first arrived."""
     notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -124,6 +124,8 @@ SPEC = BrokerSpec(
     settings_model=AlpacaSettings,
     create=_create,
     # Trading API: 200 requests per minute per account; orders share that window.
+    # Alpaca refuses a client_order_id it has seen (422 "client_order_id must be unique").
+    rejects_duplicate_client_order_id=True,
     read_budget=RateBudget(200, 60.0),
     order_budget=RateBudget(200, 60.0),
     commissions=FREE,
