@@ -234,7 +234,8 @@ class AlpacaBroker(BrokerBase):
             else:
                 until = edge + TICK
 
-    async def get_transactions(self, start: date | datetime, end: date | datetime) -> list[Transaction]:
+    async def get_transactions(self, start: date | datetime,
+                               end: date | datetime) -> list[Transaction]:
         """Fills and cash activities from ``start`` to ``end`` inclusive, oldest first."""
         start, end = utc_range(start, end)
         account_id = self.account_id

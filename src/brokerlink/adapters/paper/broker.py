@@ -224,7 +224,8 @@ class PaperBroker(BrokerBase):
         start, end = utc_range(start, end)
         return await self._call(lambda: self.engine.order_history(self.account_id, start, end))
 
-    async def get_transactions(self, start: date | datetime, end: date | datetime) -> list[Transaction]:
+    async def get_transactions(self, start: date | datetime,
+                               end: date | datetime) -> list[Transaction]:
         start, end = utc_range(start, end)
         return await self._call(lambda: self.engine.transactions(self.account_id, start, end))
 

@@ -292,7 +292,8 @@ class TradierBroker(BrokerBase):
         return [o for o in await self.get_orders()
                 if o.submitted_at is not None and start <= o.submitted_at <= end]
 
-    async def get_transactions(self, start: date | datetime, end: date | datetime) -> list[Transaction]:
+    async def get_transactions(self, start: date | datetime,
+                               end: date | datetime) -> list[Transaction]:
         start, end = utc_range(start, end)
         now = self._now()
         fills = [mapping.fill_from_order(w, account_id=self.account_id, as_of=now)
