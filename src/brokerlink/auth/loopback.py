@@ -4,18 +4,23 @@ A desktop or CLI sign-in opens the browser at the authorize URL with
 ``redirect_uri = http://127.0.0.1:<random port>/callback``; the broker redirects the
 browser there and this tiny HTTP server takes the request, answers a "you can close
 this window" page, and stops listening. It accepts exactly one ``GET`` on its callback
-path: other paths get 404, and any callback after the first gets 410. The callback URL
-carries the authorization code, so it is handed over as a ``SecretStr`` and never
-logged.
+path, and only one that carries the ``state`` of the sign-in in progress
+(``expect_state``): any other local process or browser tab that calls the callback path
+gets 400 and the receiver keeps waiting for the real one until its timeout. Other paths
+get 404, and any callback after the accepted one gets 410. The callback URL carries the
+authorization code, so it is handed over as a ``SecretStr`` and never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
+from urllib.parse import parse_qs
 
 from pydantic import SecretStr
 
@@ -52,6 +57,9 @@ class LoopbackReceiver:
         self._server: asyncio.Server | None = None
         self._port: int | None = None
         self._result: asyncio.Future[SecretStr] | None = None
+        self._expected_state_id: str | None = None
+        self.refused = 0
+        """Callbacks answered 400 because their state was not the sign-in's."""
 
     def __repr__(self) -> str:
         return f"LoopbackReceiver(port={self._port}, path={self.path!r})"
@@ -66,6 +74,14 @@ class LoopbackReceiver:
     def redirect_uri(self) -> str:
         """``http://127.0.0.1:<port><path>``: register exactly this with the broker."""
         return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def expect_state(self, state_id: str) -> None:
+        """Accept only the callback whose ``state`` hashes to ``state_id`` (the
+        ``AuthorizationStart.state_id`` of the sign-in in progress). Until this is called
+        every callback is refused, since none can be told apart from a forgery."""
+        if len(state_id) != 64:
+            raise OAuthFlowError("expect_state takes the sign-in's state_id (SHA-256 hex)")
+        self._expected_state_id = state_id.lower()
 
     @property
     def received(self) -> bool:
@@ -144,8 +160,27 @@ class LoopbackReceiver:
         result = self._result
         if result is None or result.done():
             return 410, "Gone", "this sign-in callback was already received"
+        if not self._matches(target):
+            self.refused += 1
+            return 400, "Bad Request", ("this callback does not belong to the sign-in in "
+                                        "progress; it was ignored")
         result.set_result(SecretStr(f"http://127.0.0.1:{self._port}{target}"))
         return 200, "OK", _DONE_PAGE
+
+    def _matches(self, target: str) -> bool:
+        expected = self._expected_state_id
+        if expected is None:
+            return False
+        query = target.split("?", 1)[1] if "?" in target else ""
+        try:
+            states = parse_qs(query, keep_blank_values=True, encoding="utf-8",
+                              errors="strict", max_num_fields=20).get("state", [])
+        except (UnicodeError, ValueError):
+            return False
+        if len(states) != 1:
+            return False
+        digest = hashlib.sha256(states[0].encode("utf-8", errors="surrogatepass")).hexdigest()
+        return hmac.compare_digest(digest, expected)
 
 
 async def sign_in_via_loopback(
@@ -166,6 +201,7 @@ async def sign_in_via_loopback(
     """
     async with LoopbackReceiver(path=path, timeout=wait_seconds) as receiver:
         start = await client.begin(receiver.redirect_uri, scopes, connection_id=connection_id)
+        receiver.expect_state(start.state_id)
         opened = open_url(start.authorize_url)
         if inspect.isawaitable(opened):
             await opened

@@ -18,6 +18,7 @@ refresh requests) is authlib's ``AsyncOAuth2Client``, wrapped at one narrow boun
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import warnings
@@ -73,6 +74,7 @@ __all__ = [
     "PendingStateStore",
     "generate_code_verifier",
     "generate_state",
+    "parse_lifetime",
     "s256_challenge",
     "state_id",
     "token_set_from_response",
@@ -181,22 +183,30 @@ def token_set_from_response(
 ) -> TokenSet:
     """A ``TokenSet`` from a token endpoint's JSON, with absolute times from ``now``.
 
-    ``expires_in`` absent means no expiry (Alpaca). The refresh token's horizon is
-    ``refresh_token_expires_in`` if the server sends it, else the configured lifetime;
-    with ``refresh_horizon_fixed`` a refresh keeps the sign-in's horizon (Schwab).
-    Raises ``BrokerUnavailableError`` for a response without an access token.
+    ``expires_in`` absent means the broker's documented default
+    (``config.access_token_lifetime``; ``None``: no expiry, as with Alpaca). The refresh
+    token's horizon is ``refresh_token_expires_in`` if the server sends it, else the
+    configured lifetime; with ``refresh_horizon_fixed`` a refresh keeps the sign-in's
+    horizon (Schwab). A lifetime must be a whole number of seconds from 0 to ten years
+    (``parse_lifetime``). Raises ``BrokerUnavailableError`` for a response without an
+    access token or with a lifetime that is not such a number (nothing is stored).
     """
     access = payload.get("access_token")
     if not isinstance(access, str) or not access:
         raise BrokerUnavailableError(
             f"{config.broker} token endpoint answered without an access token; try again "
             "later", broker=config.broker)
-    expires_at = _after(now, payload.get("expires_in"))
+    lifetime = parse_lifetime(payload, "expires_in", broker=config.broker)
+    if lifetime is None:
+        lifetime = getattr(config, "access_token_lifetime", None)
+    expires_at = None if lifetime is None else now + lifetime
     refresh = payload.get("refresh_token")
     refresh_token = as_secret(refresh) if isinstance(refresh, str) and refresh else None
     refresh_expires_at: datetime | None = None
     if refresh_token is not None or previous is not None:
-        refresh_expires_at = _after(now, payload.get("refresh_token_expires_in"))
+        refresh_lifetime = parse_lifetime(payload, "refresh_token_expires_in",
+                                          broker=config.broker)
+        refresh_expires_at = None if refresh_lifetime is None else now + refresh_lifetime
         if refresh_expires_at is None:
             if previous is not None and config.refresh_horizon_fixed:
                 refresh_expires_at = previous.refresh_expires_at
@@ -215,14 +225,41 @@ def token_set_from_response(
     )
 
 
-def _after(now: datetime, seconds: object) -> datetime | None:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float | str):
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
+"""Ten years: no broker issues a token for longer, and anything beyond is a broken answer."""
+
+
+def parse_lifetime(payload: Mapping[str, Any], name: str, *, broker: str) -> timedelta | None:
+    """The token lifetime ``payload[name]`` as a ``timedelta``, ``None`` when absent.
+
+    Accepted: a whole number of seconds from 0 to ``MAX_TOKEN_LIFETIME``, as a JSON
+    integer, an integral JSON number (``3600.0``) or a string of ASCII digits (``"3600"``).
+    Anything else (``true``, ``[]``, ``-5``, ``"nan"``, ``1e20``, ``inf``, ``1e12``) raises
+    ``BrokerUnavailableError`` naming the field, so a broken answer is never read as
+    "never expires" and never overflows a date.
+    """
+    if name not in payload or payload[name] is None:
         return None
-    try:
-        value = float(seconds)
-    except ValueError:
-        return None
-    return now + timedelta(seconds=value) if value > 0 else None
+    value = payload[name]
+    seconds: int | None = None
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, int):
+        seconds = value
+    elif isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            seconds = int(value)
+    elif isinstance(value, str) and 0 < len(value) <= 12 and value.isascii() \
+            and value.isdigit():
+        seconds = int(value)
+    limit = int(MAX_TOKEN_LIFETIME.total_seconds())
+    if seconds is None or not 0 <= seconds <= limit:
+        shown = repr(value)[:40]
+        raise BrokerUnavailableError(
+            f"{broker} token endpoint answered {name}={shown}, which is not a whole number of "
+            f"seconds from 0 to {limit}; nothing was stored. Try again later, and report it "
+            "to the broker if it persists", broker=broker)
+    return timedelta(seconds=seconds)
 
 
 # --- the client ----------------------------------------------------------------------
@@ -308,10 +345,8 @@ class OAuthClient:
         ``CodeRejectedError`` (the server refused the code, e.g. replayed),
         ``TokenEndpointError`` (client misconfigured), transient ``BrokerError``s.
         """
-        raw = reveal(as_secret(callback_url))
-        parts = urlsplit(raw)
-        params = parse_qs(parts.query, keep_blank_values=True)
         broker = self.config.broker
+        raw, params = _parse_callback(reveal(as_secret(callback_url)), broker)
         state = _single(params, "state", broker)
         if state is None:
             raise MalformedCallbackError(
@@ -444,6 +479,33 @@ def _single(params: Mapping[str, list[str]], name: str, broker: str) -> str | No
             f"the callback repeats {name!r}; it was tampered with, sign in again",
             broker=broker)
     return values[0]
+
+
+_MAX_CALLBACK_LENGTH = 8192
+
+
+def _parse_callback(raw: object, broker: str) -> tuple[str, dict[str, list[str]]]:
+    """The callback URL and its query parameters. Raises ``MalformedCallbackError`` for
+    anything that is not a well-formed URL of printable text: too long, control
+    characters, unpaired surrogates, undecodable percent-escapes or a broken query."""
+    if not isinstance(raw, str) or not raw or len(raw) > _MAX_CALLBACK_LENGTH:
+        raise MalformedCallbackError(
+            "the callback is not a URL of a sensible length; sign in again", broker=broker)
+    try:
+        raw.encode("utf-8", errors="strict")
+        if not raw.isprintable():
+            raise ValueError("control characters")
+        parts = urlsplit(raw)
+        params = parse_qs(parts.query, keep_blank_values=True, strict_parsing=False,
+                          encoding="utf-8", errors="strict", max_num_fields=20)
+        for values in params.values():
+            for value in values:
+                value.encode("utf-8", errors="strict")
+    except (UnicodeError, ValueError) as exc:
+        raise MalformedCallbackError(
+            "the callback URL is malformed (bad characters or encoding); it was not sent by "
+            "your broker as is. Sign in again", broker=broker) from exc
+    return raw, params
 
 
 def _without_query(url: str) -> str:

@@ -86,6 +86,7 @@ async def flow(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
 
 async def _callback(flow: Flow, receiver: LoopbackReceiver) -> tuple[SecretStr, str]:
     start = await flow.client.begin(receiver.redirect_uri)
+    receiver.expect_state(start.state_id)
     await browse(start.authorize_url)
     url = await receiver.wait(5)
     state = parse_qs(urlsplit(url.get_secret_value()).query)["state"][0]
@@ -116,6 +117,7 @@ async def _no_plaintext(flow: Flow, *values: str) -> None:
 async def test_sign_in_over_loopback_issues_working_tokens(flow: Flow) -> None:
     async with LoopbackReceiver() as receiver:
         start = await flow.client.begin(receiver.redirect_uri)
+        receiver.expect_state(start.state_id)
         page = await browse(start.authorize_url)
         assert "close this window" in page.text
         callback = await receiver.wait(5)
@@ -232,6 +234,7 @@ async def test_user_denies_on_the_consent_page() -> None:
                              OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),
                              MemoryPendingStateStore(), clock=env.engine.now)
         start = await client.begin(receiver.redirect_uri)
+        receiver.expect_state(start.state_id)
         async with httpx.AsyncClient() as browser:
             page = await browser.get(start.authorize_url)
             assert page.status_code == 200
