@@ -28,7 +28,7 @@ from brokerlink.core.errors import BrokerError, BrokerUnavailableError
 NOW = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
 CONFIG = OAuthProviderConfig(broker="testbroker",
                              authorize_url="https://auth.example/authorize",
-                             token_url="https://auth.example/token",  # noqa: S106 - a URL
+                             token_url="https://auth.example/token",
                              client_auth=ClientAuthMethod.BASIC)
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from pydantic import SecretStr
 
 from brokerlink.auth.loopback import LoopbackReceiver
 from brokerlink.auth.oauth import state_id
-from brokerlink.auth.oauth_errors import LoopbackTimeoutError, MalformedCallbackError
+from brokerlink.auth.oauth_errors import LoopbackTimeoutError
 
 
 async def test_accepts_exactly_one_callback_then_refuses() -> None:
@@ -66,7 +65,8 @@ async def test_a_forged_callback_is_refused_and_the_real_one_still_lands() -> No
         assert receiver.refused == 7
         real = await http.get(receiver.redirect_uri + "?code=good&state=the-real-state")
         assert real.status_code == 200
-        assert (await receiver.wait(1)).get_secret_value().endswith("code=good&state=the-real-state")
+        url = (await receiver.wait(1)).get_secret_value()
+        assert url.endswith("code=good&state=the-real-state")
 
 
 async def test_without_an_expected_state_every_callback_is_refused() -> None:
