@@ -191,6 +191,11 @@ class BrokerSpec:
     """Whether the broker refuses a second order with a client order id it has seen, so a
     resend with the same id proves whether the first arrived."""
     notes: Mapping[str, str] = field(default_factory=dict)
+    connection_url: Callable[[Any, str], str] | None = None
+    """For a broker that signs in with no credentials (``CredentialKind.NONE``): the
+    ``base_url`` a new connection is stored under, from an instance of
+    ``settings_model`` and the new connection's id. It holds settings, never secrets;
+    ``connect`` reads it back. Raises ``ValueError`` for settings it cannot store."""
 
     def __post_init__(self) -> None:
         names = [e.name for e in self.environments]
