@@ -93,6 +93,21 @@ def _connect(settings: ConnectionSettings) -> BrokerInterface:
                        wall_clock=settings.wall_clock)
 
 
+def _connection_url(settings: PaperSettings, connection_id: str) -> str:
+    from brokerlink.adapters.paper.config import paper_url
+
+    # The URL carries what opens the account; the account itself is stored apart.
+    if settings.cash < 0:
+        raise ValueError("paper cash cannot be negative")
+    unstored = sorted(settings.model_fields_set - {"account_id", "cash", "seed", "market"})
+    if unstored:
+        raise ValueError(f"a stored paper connection keeps only account_id, cash, seed and "
+                         f"market, not {', '.join(unstored)}")
+    account_id = settings.account_id or f"PAPER-{connection_id.removeprefix('conn-')}"
+    return paper_url(account_id=account_id, cash=settings.cash, seed=settings.seed,
+                     market=settings.market)
+
+
 SPEC = BrokerSpec(
     broker_type=PAPER,
     display_name="Paper (simulated)",
@@ -105,6 +120,7 @@ SPEC = BrokerSpec(
     create=_create,
     aliases=("sim", "simulated"),
     stores_state=True,
+    connection_url=_connection_url,
 )
 
 __all__ = ["DEFAULT_CASH", "PAPER", "PAPER_CAPABILITIES", "SPEC", "PaperSettings"]
