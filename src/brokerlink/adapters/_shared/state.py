@@ -95,5 +95,12 @@ class MemoryPaperStateStore:
         return current + 1
 
 
-__all__ = ["MemoryPaperStateStore", "PaperStateConflictError", "PaperStateMissingError",
-           "PaperStateStore", "StoredPaperState"]
+# The generic names, for code that serves any broker with ``stores_state`` (the manager).
+BrokerStateStore = PaperStateStore
+StoredBrokerState = StoredPaperState
+BrokerStateConflictError = PaperStateConflictError
+BrokerStateMissingError = PaperStateMissingError
+
+__all__ = ["BrokerStateConflictError", "BrokerStateMissingError", "BrokerStateStore",
+           "MemoryPaperStateStore", "PaperStateConflictError", "PaperStateMissingError",
+           "PaperStateStore", "StoredBrokerState", "StoredPaperState"]
