@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ PASSPHRASE_ENV = "BROKERLINK_PASSPHRASE"  # noqa: S105 - a variable name, not a 
 NEW_PASSPHRASE_ENV = "BROKERLINK_NEW_PASSPHRASE"  # noqa: S105 - a variable name
 KEYRING_SERVICE = "brokerlink"
 MASTER_KEY_FILENAME = "master.key"
+_KEY_FILE_NAME = re.compile(r"master(-[A-Za-z0-9_-]{1,64})?\.key")
 
 # OWASP's argon2id minimum (2023): m=19 MiB, t=2, p=1.
 ARGON2_MEMORY_KIB = 19_456
@@ -58,6 +60,11 @@ class VaultError(BrokerError):
 
 class KekUnavailableError(VaultError):
     """The key-encryption key cannot be obtained from its provider (missing, malformed)."""
+
+
+class KeyReferenceError(VaultError):
+    """A stored key reference names something other than this provider's own key: it is
+    refused, and nothing is read or deleted."""
 
 
 class InsecureKeyStoreError(VaultError):
@@ -212,9 +219,31 @@ class FileKeyProvider(KekProvider):
         _fsync_dir(directory)
         return NewKek(material, provider_ref=name)
 
+    def _path(self, provider_ref: str | None) -> Path:
+        """The key file a stored reference names, inside ``directory`` and nowhere else.
+
+        A reference comes from the database, which another user of a shared PostgreSQL
+        (or anyone who can write the SQLite file) may have planted, so it must be a plain
+        file name of the form this provider creates. Raises ``KeyReferenceError`` for
+        anything else (an absolute path, ``..``, a separator, a link out of the directory).
+        """
+        name = provider_ref or MASTER_KEY_FILENAME
+        if not _KEY_FILE_NAME.fullmatch(name):
+            raise KeyReferenceError(
+                f"the vault's stored key reference {name[:80]!r} is not a key file name of "
+                "this vault (master.key or master-<id>.key); refused. The vault_keys table "
+                "may have been tampered with: check it before rotating keys")
+        directory = self.directory
+        path = directory / name
+        if path.is_symlink() or (path.exists()
+                                 and path.resolve().parent != directory.resolve()):
+            raise KeyReferenceError(
+                f"key file {path} is a link or lies outside {directory}; refused")
+        return path
+
     def candidates(self, kek_id: str, provider_ref: str | None,
                    salt: bytes | None) -> Iterator[bytes]:
-        path = self.directory / (provider_ref or MASTER_KEY_FILENAME)
+        path = self._path(provider_ref)
         try:
             info = path.stat()
         except FileNotFoundError as exc:
@@ -235,7 +264,7 @@ class FileKeyProvider(KekProvider):
         yield material
 
     def destroy(self, kek_id: str, provider_ref: str | None) -> None:
-        path = self.directory / (provider_ref or MASTER_KEY_FILENAME)
+        path = self._path(provider_ref)
         path.unlink(missing_ok=True)
         _fsync_dir(path.parent)
 
