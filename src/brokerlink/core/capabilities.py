@@ -8,6 +8,7 @@ so nothing unsupported ever reaches the wire.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,6 +25,14 @@ class ModifyStyle(StrEnum):
     CANCEL_REPLACE = "cancel_replace"
     """A new order replaces the old one, with a new id (Alpaca's PATCH)."""
     NONE = "none"
+
+
+Feature = Literal["fractional_shares", "short_selling", "extended_hours", "options",
+                  "multi_leg", "streaming", "order_preview", "client_order_ids", "quotes",
+                  "option_quotes", "transactions"]
+"""The yes/no capabilities, by name (``Capabilities.require``)."""
+
+FEATURES: tuple[Feature, ...] = get_args(Feature)
 
 
 class Capabilities(BaseModel):
@@ -48,6 +57,16 @@ class Capabilities(BaseModel):
     quotes: bool = True
     option_quotes: bool = False
     transactions: bool = True
+
+    def require(self, feature: Feature, *, broker: str) -> None:
+        """The gate of an interface method that only some brokers have
+        (``order_updates`` needs ``streaming``, ``get_order_by_client_id`` needs
+        ``client_order_ids``...): call it first, before any I/O. Raises
+        ``NotSupportedError`` naming the feature when this broker's flag is false."""
+        if not getattr(self, feature):
+            raise NotSupportedError(
+                f"{broker} does not support {feature.replace('_', ' ')} "
+                f"(capabilities.{feature} is false)", broker=broker)
 
     def check_order(self, order: OrderRequest, *, broker: str) -> None:
         """Refuse, before any I/O, an order this broker cannot take.

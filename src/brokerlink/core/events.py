@@ -3,8 +3,9 @@
 Every broker stream (Alpaca's ``trade_updates``, Tradier's account events, the paper
 engine's events) yields the same frozen ``OrderUpdate``: the broker's own event name,
 kept raw, and the order right after the event, whose ``status`` is the mapped
-``OrderStatus``. A broker that can stream presents ``StreamingBroker.order_updates()``,
-which returns an ``OrderUpdateStream``: ``async with`` it, then iterate.
+``OrderStatus``. A broker whose ``capabilities.streaming`` is true returns an
+``OrderUpdateStream`` from ``BrokerInterface.order_updates()``: ``async with`` it, then
+iterate (a broker that cannot stream raises ``NotSupportedError`` there).
 
 Streams reconnect by themselves and do not replay what was sent while they were away,
 so a consumer that must not miss a fill listens to the stream's status (``on_status``)
@@ -93,14 +94,4 @@ class OrderUpdateStream(Protocol):
     async def __anext__(self) -> OrderUpdate: ...
 
 
-@runtime_checkable
-class StreamingBroker(Protocol):
-    """A broker whose order and fill events can be streamed."""
-
-    def order_updates(self) -> OrderUpdateStream:
-        """A new, not yet opened stream of this account's order updates. Raises
-        ``BrokerConnectionError`` before the broker is connected."""
-        ...
-
-
-__all__ = ["OrderUpdate", "OrderUpdateStream", "StatusListener", "StreamingBroker"]
+__all__ = ["OrderUpdate", "OrderUpdateStream", "StatusListener"]

@@ -1,8 +1,7 @@
 """Where a connection's changes come from: its stream (if any) and its read budget.
 
-* ``open_stream``: the broker's ``order_updates()`` (``StreamingBroker``), or for the
-  paper broker its engine subscription adapted to ``OrderUpdate`` s (``PaperOrderStream``),
-  or ``None`` for a broker that cannot stream.
+* ``open_stream``: the broker's ``order_updates()`` where its capabilities say it
+  streams, or ``None`` for a broker that cannot stream.
 * ``ReadBudget``: how many read requests per second the sync may spend on a
   connection, from the broker's documented rate limits (``budget_for``). The poll
   interval follows from it, so polling never takes more than its share and leaves the
@@ -11,17 +10,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
-from brokerlink.adapters.paper.broker import PaperBroker
 from brokerlink.adapters.registry import resolve
-from brokerlink.core.enums import DataSource
-from brokerlink.core.events import OrderUpdate, OrderUpdateStream, StatusListener, StreamingBroker
+from brokerlink.core.events import OrderUpdateStream
 from brokerlink.core.interface import BrokerInterface
-from brokerlink.sim.events import SimEvent, Subscription
 
 READS_PER_FULL_SYNC = 3
 """A full read costs positions + balances + orders: three requests from one window
@@ -60,67 +53,13 @@ def budget_for(broker: BrokerInterface, share: float = 0.5) -> ReadBudget | None
     return ReadBudget(documented.requests, documented.per_seconds, share)
 
 
-class PaperOrderStream:
-    """The paper engine's subscription as an ``OrderUpdateStream``. It never drops;
-    cash events (which carry no order) are skipped, the reconcile sees them."""
-
-    def __init__(self, subscribe: Callable[[], Subscription]) -> None:
-        self._subscribe = subscribe
-        self._subscription: Subscription | None = None
-        self._status: StatusListener | None = None
-        self.reconnects = 0
-
-    def on_status(self, listener: StatusListener | None) -> None:
-        self._status = listener
-
-    async def __aenter__(self) -> Self:
-        self._subscription = self._subscribe()
-        if self._status is not None:
-            self._status(True)
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            subscription.close()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> OrderUpdate:
-        """The next order event. Raises ``StopAsyncIteration`` once closed."""
-        while True:
-            if self._subscription is None:
-                raise StopAsyncIteration
-            update = to_order_update(await self._subscription.get())
-            if update is not None:
-                return update
-
-
-def to_order_update(event: SimEvent) -> OrderUpdate | None:
-    """A paper engine event as an ``OrderUpdate`` (``None`` for a cash event)."""
-    if event.order is None:
-        return None
-    return OrderUpdate(event=event.kind.value, order=event.order, timestamp=event.at,
-                       fill_price=event.fill_price, fill_quantity=event.fill_quantity,
-                       position_quantity=event.position_quantity,
-                       execution_id=f"paper-{event.seq}" if event.fill_quantity else None,
-                       source=DataSource.SIMULATION)
-
-
 def open_stream(broker: BrokerInterface) -> OrderUpdateStream | None:
     """A new (not yet entered) order stream for ``broker``, or ``None`` if it has none.
     Raises ``BrokerConnectionError`` before the broker is connected."""
-    if isinstance(broker, PaperBroker):
-        return PaperOrderStream(broker.subscribe)
-    if isinstance(broker, StreamingBroker) and broker.capabilities.streaming:
+    if broker.capabilities.streaming:
         return broker.order_updates()
     return None
 
 
-__all__ = ["MIN_POLL_INTERVAL", "READS_PER_FULL_SYNC", "PaperOrderStream", "ReadBudget",
-           "budget_for", "open_stream", "to_order_update"]
+__all__ = ["MIN_POLL_INTERVAL", "READS_PER_FULL_SYNC", "ReadBudget", "budget_for",
+           "open_stream"]

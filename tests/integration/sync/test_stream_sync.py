@@ -8,7 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from brokerlink.core.enums import OrderSide, OrderType, TimeInForce
-from brokerlink.core.events import OrderUpdateStream, StreamingBroker
+from brokerlink.core.events import OrderUpdateStream
 from brokerlink.core.models import Order, OrderRequest, Position
 from brokerlink.manager.latency import SyncSource
 from brokerlink.manager.sync import SyncEngine, SyncPolicy
@@ -52,7 +52,7 @@ def limit_buy(symbol: str, price: str) -> OrderRequest:
 
 
 async def test_adapters_present_the_uniform_stream(alpaca: Market) -> None:
-    assert isinstance(alpaca.broker, StreamingBroker)
+    assert alpaca.broker.capabilities.streaming
     stream: OrderUpdateStream = alpaca.broker.order_updates()
     assert isinstance(stream, OrderUpdateStream)
     await stream.close()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from brokerlink import Capabilities, NotSupportedError, OrderModify, OrderRequest
-from brokerlink.core.capabilities import ModifyStyle
+from brokerlink.core.capabilities import FEATURES, Feature, ModifyStyle
 from brokerlink.core.enums import AssetType, OrderType, TimeInForce
 
 NARROW = Capabilities(
@@ -39,3 +39,18 @@ def test_supported_order_passes() -> None:
 def test_modify_refused_where_broker_cannot() -> None:
     with pytest.raises(NotSupportedError, match="cancel it"):
         NARROW.check_modify(OrderModify(quantity=2), broker="narrow")
+
+
+def test_features_name_every_yes_no_capability() -> None:
+    flags = {name for name, field in Capabilities.model_fields.items()
+             if field.annotation is bool}
+    assert set(FEATURES) == flags
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_require_refuses_exactly_the_false_features(feature: Feature) -> None:
+    off = NARROW.model_copy(update={feature: False})
+    with pytest.raises(NotSupportedError, match=feature.replace("_", " ")) as raised:
+        off.require(feature, broker="narrow")
+    assert raised.value.broker == "narrow"
+    NARROW.model_copy(update={feature: True}).require(feature, broker="narrow")

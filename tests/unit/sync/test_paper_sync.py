@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 
 from brokerlink.adapters.paper.broker import PaperBroker
+from brokerlink.adapters.paper.stream import PaperOrderStream
 from brokerlink.core.enums import OrderSide, OrderType, TimeInForce
 from brokerlink.core.models import OrderRequest, Position
 from brokerlink.manager.latency import SyncSource
 from brokerlink.manager.sync import SyncEngine, SyncPolicy
 from brokerlink.manager.sync_events import SyncEventKind
-from brokerlink.manager.sync_sources import PaperOrderStream, open_stream
+from brokerlink.manager.sync_sources import open_stream
 
 WAIT = 5.0
 

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
         StoredPaperState,
     )
     from brokerlink.adapters.paper.broker import PaperBroker
+    from brokerlink.adapters.paper.stream import PaperOrderStream
 
 _LAZY = {
     "PaperBroker": "brokerlink.adapters.paper.broker",
+    "PaperOrderStream": "brokerlink.adapters.paper.stream",
     "MemoryPaperStateStore": "brokerlink.adapters._shared.state",
     "PaperStateConflictError": "brokerlink.adapters._shared.state",
     "PaperStateMissingError": "brokerlink.adapters._shared.state",
@@ -39,5 +41,5 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["PAPER_CAPABILITIES", "SPEC", "MemoryPaperStateStore", "PaperBroker",
-           "PaperSettings", "PaperStateConflictError", "PaperStateMissingError",
-           "PaperStateStore", "StoredPaperState"]
+           "PaperOrderStream", "PaperSettings", "PaperStateConflictError",
+           "PaperStateMissingError", "PaperStateStore", "StoredPaperState"]

@@ -30,6 +30,7 @@ from brokerlink.adapters.paper.store import (
     PaperStateStore,
     StoredPaperState,
 )
+from brokerlink.adapters.paper.stream import PaperOrderStream
 from brokerlink.core.capabilities import Capabilities
 from brokerlink.core.dates import utc_range
 from brokerlink.core.enums import (
@@ -213,6 +214,8 @@ class PaperBroker(BrokerBase):
         return await self._call(lambda: self.engine.get_order(self.account_id, order_id))
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        """The order placed with ``client_order_id``. Raises ``OrderNotFoundError``."""
+        self.capabilities.require("client_order_ids", broker="paper")
         return await self._call(
             lambda: self.engine.get_order_by_client_id(self.account_id, client_order_id)
         )
@@ -253,6 +256,14 @@ class PaperBroker(BrokerBase):
                 connection_id=self.connection_id,
             )
         return quotes
+
+    def order_updates(self) -> PaperOrderStream:
+        """A new, not yet entered stream of this account's order events (its engine
+        events as ``OrderUpdate`` s; ``subscribe`` says what arrives with a store). Raises
+        ``BrokerConnectionError`` before connect."""
+        self.capabilities.require("streaming", broker="paper")
+        self.account_id  # noqa: B018  (raises BrokerConnectionError before connect)
+        return PaperOrderStream(self.subscribe)
 
     def subscribe(self) -> Subscription:
         """This account's order and cash events from now on, as an async stream (close it,
