@@ -24,9 +24,13 @@ Framework (``brokerlink.emulators._shared``), all re-exported here:
     Seeded per-endpoint faults: latency, error (5xx), rate_limit (429 + Retry-After),
     reset (TCP close, no response), drop_after (handler runs, then TCP close),
     stream_drop (websocket closed after N messages), stream_skip (a stream message
-    silently left out, the websocket stays open). ``env.faults.add(FaultRule(...))``
-    or ``POST /_emulator/faults``; ``GET /_emulator/faults`` says how often each rule
-    ``fired``. Brokers set ``env.faults.default_bodies[status]``.
+    silently left out, the websocket stays open), late_placement (the write is read,
+    held ``delay`` seconds past the client's timeout, then placed), malformed_ack (the
+    write is placed, its 2xx body replaced by a ``MalformedBody``).
+    ``env.faults.add(FaultRule(...))`` or ``POST /_emulator/faults``;
+    ``GET /_emulator/faults`` says how often each rule ``fired``;
+    ``POST /_emulator/faults/{id}/release`` / ``wait`` settle held placements.
+    Brokers set ``env.faults.default_bodies[status]``.
 ``StreamHub`` (``_shared/streams.py``)
     ``env.streams.open(account_id, encoder) -> StreamConnection``,
     ``await env.streams.pump(websocket, connection, path=..., binary=...,
@@ -56,6 +60,7 @@ from brokerlink.emulators._shared.faults import (
     FaultKind,
     FaultMiddleware,
     FaultRule,
+    MalformedBody,
 )
 from brokerlink.emulators._shared.jsonio import (
     BodyError,
@@ -82,6 +87,7 @@ __all__ = [
     "FaultKind",
     "FaultMiddleware",
     "FaultRule",
+    "MalformedBody",
     "StreamConnection",
     "StreamHub",
     "create_emulator_app",

@@ -21,7 +21,28 @@ Tests and the CLI drive the simulated market with it over HTTP; JSON decimals ar
 ``GET  /_emulator/faults``                installed fault rules
 ``POST /_emulator/faults``                add a ``FaultRule`` (JSON of its fields) -> id
 ``DELETE /_emulator/faults``              remove every rule
+``DELETE /_emulator/faults/{id}``         remove one rule
+``POST /_emulator/faults/{id}/release``   ``{"within": 10}``: end the hold of the requests
+                                          a ``late_placement`` rule holds now and wait
+                                          until they are placed -> ``{"id", "released",
+                                          "settled", "held", "placed"}``
+``POST /_emulator/faults/{id}/wait``      ``{"within": 10}``: wait until its held
+                                          requests are placed on their own (same answer,
+                                          ``settled: false`` if ``within`` ran out)
 ========================================  ============================================
+
+Fault rules (see ``_shared/faults.py`` for every kind and field), for example::
+
+    POST /_emulator/faults {"kind": "late_placement", "delay": 2.0, "count": 1}
+        the next write is read at once, held 2 s (past a shorter client read timeout:
+        the client gives up, a lookup finds nothing), then placed anyway.
+    POST /_emulator/faults {"kind": "malformed_ack", "malformed": "deep_json",
+                            "operation": "place_order", "count": 1}
+        the next order is placed and its 2xx answer's body replaced by ``malformed``:
+        ``empty_object`` ({}), ``empty``, ``null``, ``list``, ``deep_json`` (``depth``
+        levels, default 10,000), ``truncated`` or ``html``; or by ``body`` if given.
+
+Without a ``method``, these two kinds match writes only (never GET/HEAD/OPTIONS).
 
 Errors answer ``{"error": "..."}`` with 400 (bad input), 403 (not loopback) or 404.
 """
@@ -46,6 +67,7 @@ if TYPE_CHECKING:
     from brokerlink.emulators._shared.env import EmulatorEnv
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
+MAX_WAIT = 300.0
 
 
 def _loopback_only(request: Request) -> None:
@@ -231,5 +253,39 @@ def admin_router(env: EmulatorEnv) -> APIRouter:
             env.faults.clear()
             return {"faults": []}
         return await guarded(request, clear)
+
+    @router.delete("/faults/{rule_id}")
+    async def remove_fault(rule_id: str, request: Request) -> Response:
+        def remove(_: dict[str, Any]) -> dict[str, Any]:
+            if not env.faults.remove(rule_id):
+                raise AdminError(404, f"no fault {rule_id!r}")
+            return {"removed": rule_id}
+        return await guarded(request, remove)
+
+    async def settle(request: Request, rule_id: str, *, release: bool) -> Response:
+        try:
+            body = await read_json(request)
+            within = float(_decimal(body, "within", Decimal(10)))
+            if not 0 <= within <= MAX_WAIT:
+                raise AdminError(400, f"within must be between 0 and {MAX_WAIT} seconds")
+            if release:
+                result = await env.faults.release(rule_id, within=within)
+            else:
+                result = await env.faults.wait(rule_id, within=within)
+        except AdminError as exc:
+            return json_response({"error": exc.message}, exc.status)
+        except (BodyError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 400)
+        except KeyError:
+            return json_response({"error": f"no fault {rule_id!r}"}, 404)
+        return json_response(result)
+
+    @router.post("/faults/{rule_id}/release")
+    async def release_fault(rule_id: str, request: Request) -> Response:
+        return await settle(request, rule_id, release=True)
+
+    @router.post("/faults/{rule_id}/wait")
+    async def wait_fault(rule_id: str, request: Request) -> Response:
+        return await settle(request, rule_id, release=False)
 
     return router
