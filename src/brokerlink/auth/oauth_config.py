@@ -1,38 +1,26 @@
-"""Per-broker OAuth 2.0 settings: endpoints, client authentication, token horizons.
+"""A broker's OAuth 2.0 settings for the client: endpoints, client authentication,
+token horizons.
 
-Values follow ``shared/specs/<broker>/REFERENCE.md``:
-
-* **Alpaca** ("Connect" apps): authorize on ``app.alpaca.markets``, token at
-  ``api.alpaca.markets/oauth/token``, client id and secret in the form body
-  (``client_secret_post``); the token has no expiry and there is no refresh token.
-* **Tradier** (partners): ``/v1/oauth/authorize`` and ``/v1/oauth/accesstoken`` with HTTP
-  Basic client authentication; access tokens live 24 h; refresh (partners only) goes to a
-  *different* path, ``/v1/oauth/refreshtoken``; refresh tokens do not expire; scopes are
-  comma-separated.
-* **Schwab**: ``/v1/oauth/authorize`` and ``/v1/oauth/token``, HTTP Basic
-  (``client_secret_basic``); access 30 min, refresh 7 days counted from the browser login
-  and never extended by refreshing. An expired refresh token is answered with
-  ``invalid_client`` / "refresh token invalid" rather than RFC 6749's ``invalid_grant``.
-
-``for_base_url`` re-points a configuration at an emulator on loopback while keeping
-every other quirk, so the same client code runs against both.
+Every value comes from the broker's own ``BrokerSpec.oauth`` (``OAuthEndpoints``,
+written from ``shared/specs/<broker>/REFERENCE.md`` in the broker's package);
+``oauth_config_for`` looks the broker up in the adapter registry and adds the client's
+own timeouts. ``for_base_url`` re-points a configuration at an emulator on loopback
+while keeping every other quirk, so the same client code runs against both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from enum import StrEnum
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from brokerlink.core.errors import AuthError
+from brokerlink.adapters._shared.spec import ClientAuthMethod, OAuthEndpoints
+from brokerlink.core.enums import BrokerType
+from brokerlink.core.errors import AuthError, NotSupportedError
 
 __all__ = [
-    "ALPACA_OAUTH",
-    "SCHWAB_OAUTH",
-    "TRADIER_OAUTH",
     "ClientAuthMethod",
     "OAuthClientCredentials",
     "OAuthProviderConfig",
@@ -40,17 +28,9 @@ __all__ = [
 ]
 
 
-class ClientAuthMethod(StrEnum):
-    """How the client proves itself at the token endpoint (RFC 7591 names)."""
-
-    BASIC = "client_secret_basic"
-    POST = "client_secret_post"
-    NONE = "none"
-
-
 @dataclass(frozen=True, slots=True)
 class OAuthClientCredentials:
-    """The registered application: its client id (Schwab's "app key") and secret.
+    """The registered application: its client id (some brokers say "app key") and secret.
 
     The secret stays a ``SecretStr`` until authlib builds the token request; the repr
     shows only the client id. ``client_secret`` is ``None`` for public clients.
@@ -64,10 +44,11 @@ class OAuthClientCredentials:
 class OAuthProviderConfig:
     """Everything the OAuth client needs to know about one broker's authorization server.
 
-    ``refresh_url`` defaults to ``token_url`` (Tradier is the exception).
-    ``refresh_token_lifetime`` is the refresh token's horizon when the server does not say
-    (``None``: it does not expire); with ``refresh_horizon_fixed`` the horizon counts from
-    the browser login and rotation never extends it (Schwab's 7 days).
+    ``refresh_url`` defaults to ``token_url``. ``access_token_lifetime`` is what a token
+    response without ``expires_in`` means (``None``: no expiry). ``refresh_token_lifetime``
+    is the refresh token's horizon when the server does not say (``None``: it does not
+    expire); with ``refresh_horizon_fixed`` the horizon counts from the browser login and
+    rotation never extends it.
     ``reauth_errors`` are the OAuth ``error`` codes that, on a refresh, mean the refresh
     token is dead and the user must sign in again. Timeouts are in seconds.
     """
@@ -80,6 +61,7 @@ class OAuthProviderConfig:
     default_scopes: tuple[str, ...] = ()
     scope_separator: str = " "
     use_pkce: bool = True
+    access_token_lifetime: timedelta | None = None
     refresh_token_lifetime: timedelta | None = None
     refresh_horizon_fixed: bool = False
     reauth_errors: frozenset[str] = frozenset({"invalid_grant"})
@@ -87,6 +69,19 @@ class OAuthProviderConfig:
     # A refresh runs while holding the cross-process lock (on SQLite the database write
     # lock), so it must give up before other writers' 10 s busy timeout does.
     refresh_timeout: float = 8.0
+
+    @classmethod
+    def from_endpoints(cls, broker: str, endpoints: OAuthEndpoints) -> OAuthProviderConfig:
+        """The client configuration of ``broker``'s documented ``endpoints``."""
+        return cls(broker=broker, authorize_url=endpoints.authorize_url,
+                   token_url=endpoints.token_url, client_auth=endpoints.client_auth,
+                   refresh_url=endpoints.refresh_url,
+                   default_scopes=endpoints.default_scopes,
+                   scope_separator=endpoints.scope_separator, use_pkce=endpoints.use_pkce,
+                   access_token_lifetime=endpoints.access_token_lifetime,
+                   refresh_token_lifetime=endpoints.refresh_token_lifetime,
+                   refresh_horizon_fixed=endpoints.refresh_horizon_fixed,
+                   reauth_errors=endpoints.reauth_errors)
 
     @property
     def effective_refresh_url(self) -> str:
@@ -96,7 +91,7 @@ class OAuthProviderConfig:
     def for_base_url(self, base_url: str) -> OAuthProviderConfig:
         """This configuration with every endpoint moved to ``base_url`` (an emulator).
 
-        Paths are kept, so ``https://api.schwabapi.com/v1/oauth/token`` becomes
+        Paths are kept, so ``https://api.example.com/v1/oauth/token`` becomes
         ``<base_url>/v1/oauth/token``. Raises ``AuthError`` for a URL without scheme or host.
         """
         parts = urlsplit(base_url)
@@ -117,47 +112,25 @@ class OAuthProviderConfig:
         )
 
 
-ALPACA_OAUTH = OAuthProviderConfig(
-    broker="alpaca",
-    authorize_url="https://app.alpaca.markets/oauth/authorize",
-    token_url="https://api.alpaca.markets/oauth/token",  # noqa: S106 - a URL
-    client_auth=ClientAuthMethod.POST,
-    default_scopes=("account:write", "trading"),
-)
-
-TRADIER_OAUTH = OAuthProviderConfig(
-    broker="tradier",
-    authorize_url="https://api.tradier.com/v1/oauth/authorize",
-    token_url="https://api.tradier.com/v1/oauth/accesstoken",  # noqa: S106 - a URL
-    refresh_url="https://api.tradier.com/v1/oauth/refreshtoken",
-    client_auth=ClientAuthMethod.BASIC,
-    default_scopes=("read", "write", "market", "trade", "stream"),
-    scope_separator=",",
-)
-
-SCHWAB_OAUTH = OAuthProviderConfig(
-    broker="schwab",
-    authorize_url="https://api.schwabapi.com/v1/oauth/authorize",
-    token_url="https://api.schwabapi.com/v1/oauth/token",  # noqa: S106 - a URL
-    client_auth=ClientAuthMethod.BASIC,
-    refresh_token_lifetime=timedelta(days=7),
-    refresh_horizon_fixed=True,
-    # Schwab answers a dead refresh token with invalid_client "refresh token invalid".
-    reauth_errors=frozenset({"invalid_grant", "invalid_client"}),
-)
-
-_BY_BROKER = {c.broker: c for c in (ALPACA_OAUTH, TRADIER_OAUTH, SCHWAB_OAUTH)}
-
-
-def oauth_config_for(broker: str, *, base_url: str | None = None) -> OAuthProviderConfig:
-    """The OAuth settings of ``broker`` (``alpaca``, ``tradier``, ``schwab``).
+def oauth_config_for(broker: BrokerType | str, *,
+                     base_url: str | None = None) -> OAuthProviderConfig:
+    """The OAuth settings of ``broker`` (its name or an alias), from its spec.
 
     With ``base_url`` the endpoints point at an emulator (see ``for_base_url``).
-    Raises ``AuthError`` for a broker without an OAuth flow here.
+    Raises ``AuthError`` for a broker that is not installed or has no OAuth flow.
     """
-    config = _BY_BROKER.get(broker.lower())
-    if config is None:
+    from brokerlink.adapters.registry import resolve, specs
+
+    try:
+        spec = resolve(broker)
+    except NotSupportedError as exc:
+        raise AuthError(f"no OAuth configuration for broker {str(broker)!r}: {exc.message}",
+                        broker=str(broker)[:40]) from exc
+    if spec.oauth is None:
+        with_oauth = ", ".join(s.broker_type.value for s in specs() if s.oauth is not None)
         raise AuthError(
-            f"no OAuth configuration for broker {broker!r}; OAuth is available for "
-            f"{', '.join(sorted(_BY_BROKER))}", broker=broker)
+            f"no OAuth configuration for broker {spec.broker_type.value!r}; OAuth is "
+            f"available for {with_oauth or 'no installed broker'}",
+            broker=spec.broker_type.value)
+    config = OAuthProviderConfig.from_endpoints(spec.broker_type.value, spec.oauth)
     return config.for_base_url(base_url) if base_url else config

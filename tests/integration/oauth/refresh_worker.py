@@ -24,17 +24,18 @@ from pydantic import SecretStr
 from brokerlink.auth.keys import EnvKeyProvider
 from brokerlink.auth.memory_stores import MemoryPendingStateStore
 from brokerlink.auth.oauth import OAuthClient
-from brokerlink.auth.oauth_config import SCHWAB_OAUTH, OAuthClientCredentials
-from brokerlink.auth.token_store import SqlTokenStore
+from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.auth.tokens import TokenManager
-from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault
 from brokerlink.storage.engine import open_database
+from brokerlink.storage.token_store import SqlTokenStore
+from tests.oauth_providers import SCHWAB_OAUTH
 
 
 async def main(spec: dict[str, Any]) -> dict[str, Any]:
     database = await open_database(spec["db_url"], schema=spec.get("schema"))
     try:
-        vault = await Vault.load(database, EnvKeyProvider())
+        vault = await load_vault(database, EnvKeyProvider())
         client = OAuthClient(
             SCHWAB_OAUTH.for_base_url(spec["server_url"]),
             OAuthClientCredentials(spec["client_id"], SecretStr(spec["client_secret"])),

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from brokerlink.auth.loopback import LoopbackReceiver, sign_in_via_loopback
 from brokerlink.auth.memory_stores import MemoryPendingStateStore
 from brokerlink.auth.oauth import OAuthClient, PendingStateStore
-from brokerlink.auth.oauth_config import SCHWAB_OAUTH, OAuthClientCredentials
+from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.auth.oauth_errors import (
     AuthorizationDeniedError,
     CodeRejectedError,
@@ -35,6 +35,7 @@ from brokerlink.emulators._shared.env import EmulatorEnv
 from brokerlink.emulators._shared.oauth_server import OAuthRouter, schwab_oauth_server_config
 from brokerlink.storage.engine import Database, open_database
 from brokerlink.storage.tables import credentials, oauth_pending_states
+from tests.oauth_providers import SCHWAB_OAUTH
 
 from .support import (
     CLIENT_ID,
@@ -71,7 +72,7 @@ async def flow(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
             pending = MemoryPendingStateStore()
         else:
             database = await open_database(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
-            pending = VaultPendingStateStore(database, await load_vault(database,
+            pending = VaultPendingStateStore(await load_vault(database,
                                                                         new_master_key()))
         clock = SettableClock(env)
         client = OAuthClient(SCHWAB_OAUTH.for_base_url(server.url),

@@ -22,10 +22,11 @@ from pydantic import SecretStr
 from brokerlink.auth.keys import MASTER_KEY_ENV
 from brokerlink.auth.memory_stores import MemoryPendingStateStore
 from brokerlink.auth.oauth import OAuthClient
-from brokerlink.auth.oauth_config import SCHWAB_OAUTH, OAuthClientCredentials
-from brokerlink.auth.token_store import SqlTokenStore
+from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.emulators._shared.oauth_server import schwab_oauth_server_config
 from brokerlink.storage.connections import ConnectionRepository
+from brokerlink.storage.token_store import SqlTokenStore
+from tests.oauth_providers import SCHWAB_OAUTH
 
 from .support import (
     CLIENT_ID,

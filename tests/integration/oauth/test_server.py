@@ -18,12 +18,7 @@ from pydantic import SecretStr
 
 from brokerlink.auth.memory_stores import MemoryPendingStateStore
 from brokerlink.auth.oauth import OAuthClient
-from brokerlink.auth.oauth_config import (
-    ALPACA_OAUTH,
-    SCHWAB_OAUTH,
-    TRADIER_OAUTH,
-    OAuthClientCredentials,
-)
+from brokerlink.auth.oauth_config import OAuthClientCredentials, oauth_config_for
 from brokerlink.auth.oauth_errors import RefreshTokenRejectedError, TokenEndpointError
 from brokerlink.core.enums import BrokerType
 from brokerlink.emulators._shared.env import EmulatorEnv
@@ -33,6 +28,7 @@ from brokerlink.emulators._shared.oauth_server import (
     schwab_oauth_server_config,
     tradier_oauth_server_config,
 )
+from tests.oauth_providers import SCHWAB_OAUTH
 
 from .support import CLIENT_ID, CLIENT_SECRET, TEST_CLIENT, serve, whoami
 
@@ -190,7 +186,7 @@ async def test_refresh_horizon_counts_from_sign_in_and_rotation_does_not_extend_
 async def test_tradier_basic_auth_separate_refresh_path_no_rotation() -> None:
     config = tradier_oauth_server_config(TEST_CLIENT)
     async with serve(config, broker=BrokerType.TRADIER) as (server, env, router):
-        client = OAuthClient(TRADIER_OAUTH.for_base_url(server.url),
+        client = OAuthClient(oauth_config_for("tradier", base_url=server.url),
                              OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),
                              MemoryPendingStateStore(), clock=env.engine.now)
         start = await client.begin(REDIRECT)
@@ -212,7 +208,7 @@ async def test_tradier_basic_auth_separate_refresh_path_no_rotation() -> None:
 async def test_alpaca_post_auth_token_without_expiry_or_refresh() -> None:
     config = alpaca_oauth_server_config(TEST_CLIENT)
     async with serve(config, broker=BrokerType.ALPACA) as (server, env, _router):
-        client = OAuthClient(ALPACA_OAUTH.for_base_url(server.url),
+        client = OAuthClient(oauth_config_for("alpaca", base_url=server.url),
                              OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),
                              MemoryPendingStateStore(), clock=env.engine.now)
         start = await client.begin(REDIRECT)

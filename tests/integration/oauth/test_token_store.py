@@ -12,8 +12,7 @@ from sqlalchemy import select
 
 from brokerlink.auth.memory_stores import MemoryPendingStateStore
 from brokerlink.auth.oauth import OAuthClient
-from brokerlink.auth.oauth_config import SCHWAB_OAUTH, OAuthClientCredentials
-from brokerlink.auth.token_store import SqlTokenStore
+from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.auth.tokens import TokenManager, TokenSet
 from brokerlink.core.errors import BrokerUnavailableError, ReauthRequiredError
 from brokerlink.emulators._shared.env import EmulatorEnv
@@ -23,6 +22,8 @@ from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.engine import Database
 from brokerlink.storage.records import ConnectionStatus
 from brokerlink.storage.tables import connections, credentials
+from brokerlink.storage.token_store import SqlTokenStore
+from tests.oauth_providers import SCHWAB_OAUTH
 
 from .support import (
     CLIENT_ID,

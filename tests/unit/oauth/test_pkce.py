@@ -19,9 +19,10 @@ from brokerlink.auth.oauth import (
     s256_challenge,
     state_id,
 )
-from brokerlink.auth.oauth_config import SCHWAB_OAUTH, TRADIER_OAUTH, OAuthClientCredentials
+from brokerlink.auth.oauth_config import OAuthClientCredentials, oauth_config_for
 from brokerlink.auth.oauth_errors import UnknownStateError
 from brokerlink.core.errors import AuthError
+from tests.oauth_providers import SCHWAB_OAUTH
 
 UNRESERVED = re.compile(r"^[A-Za-z0-9\-._~]+$")
 
@@ -82,7 +83,7 @@ async def test_a_callback_is_refused_by_another_brokers_client() -> None:
     store = MemoryPendingStateStore()
     credentials = OAuthClientCredentials("app-key", SecretStr("app-secret"))
     schwab = OAuthClient(SCHWAB_OAUTH, credentials, store)
-    tradier = OAuthClient(TRADIER_OAUTH, credentials, store)
+    tradier = OAuthClient(oauth_config_for("tradier"), credentials, store)
     start = await schwab.begin("https://127.0.0.1:8182/callback")
     state = parse_qs(urlsplit(start.authorize_url).query)["state"][0]
     with pytest.raises(UnknownStateError, match="schwab sign-in"):
