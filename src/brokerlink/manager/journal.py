@@ -4,22 +4,45 @@
 then moves it through the core state machine (``ensure_transition``) as the broker
 answers. The rules it exists to keep:
 
-- **Never sent twice.** An idempotency key (per connection) maps to one intent; a
-  repeat returns the stored result (or re-raises the stored refusal) and sends nothing,
-  also when the first call is still in flight in another task (calls are serialised
-  per key). A different order under a used key raises ``DuplicateOrderError``.
-- **Ambiguity is resolved by asking, never by resending.** On ``RequestTimeoutError``
-  or ``BrokerConnectionError`` the broker is asked: by client order id where it has
-  ``get_order_by_client_id`` (``ClientOrderLookup``), else by fingerprint (symbol, side,
-  quantity, type, prices, time in force) among its orders since the intent was written.
-  Unresolved, the intent is ``UNKNOWN`` and the caller gets ``RequestTimeoutError``
-  (recovery ``RECONCILE``) naming the client order id.
+- **Never sent twice.** An idempotency key (per connection; 1 to 255 printable ASCII
+  characters, else ``InvalidOrderError`` before anything is stored or sent) maps to one
+  intent; a repeat returns the stored result (or re-raises the stored refusal) and
+  sends nothing, also when the first call is still in flight in another task (calls are
+  serialised per key). A different order under a used key raises ``DuplicateOrderError``.
+- **Ambiguity is resolved by asking, and one "not found" proves nothing.** A write whose
+  answer was lost or cannot be read (``RequestTimeoutError``, its subclass
+  ``UnreadableAcknowledgementError``, or any non-``BrokerError`` escaping the adapter) may
+  still be placed later: a broker, or a gateway in front of it, can hold an order past
+  the client's timeout and then act. So the broker is asked, by client order id where
+  ``capabilities.client_order_ids`` is true, else by fingerprint (symbol, side,
+  quantity, type, prices, time in force) among its orders since the intent was written;
+  found, the intent takes the broker's order. Not found, the intent becomes "not sent"
+  only when the broker proves it:
+
+  * where the broker refuses a second order with a client order id it has seen
+    (``BrokerSpec.rejects_duplicate_client_order_id``, Alpaca), the journal sends the
+    same request again under the SAME client order id: accepted, the first never arrived
+    and this is the one order; refused as a duplicate, the first arrived and is looked
+    up again. Either way the broker holds at most one order;
+  * once the broker's late-order window has passed since the intent was written
+    (``BrokerSpec.late_order_window``, 2 minutes by default, 0 for the in-process paper
+    broker; overridden per broker by ``OrderJournal(late_order_window=...)``), a
+    client-order-id lookup that finds nothing is conclusive.
+
+  Otherwise the intent stays ``UNKNOWN`` and the caller gets ``RequestTimeoutError``
+  (recovery ``RECONCILE``) saying the truth: the broker may still place it until the
+  window ends, do not resend; ``reconcile`` after that settles it. A fingerprint search
+  never proves absence. ``BrokerConnectionError`` from a write means the transport never
+  got the request out; a lookup that finds nothing then confirms "not sent".
+- **Late orders are attached.** ``update_from_order`` (the live sync, ``JournalFeed``)
+  attaches an order to its intent by broker or client order id, also an intent earlier
+  concluded "not sent": the broker's own record beats the journal's conclusion, the one
+  move out of a terminal status the journal makes.
 - **Restart safety.** ``reconcile`` resolves every intent still ``PENDING_NEW`` or
-  ``UNKNOWN``. ``submit`` runs it itself, first, for its own (connection, account) when
-  no ``reconcile`` call has covered that pair in this journal's life; so no new order is
-  accepted on an account whose in-flight intents were never looked at. An intent a
-  client-order-id broker says it never saw is marked ``REJECTED`` with ``not_sent`` and
-  reported; it is never re-sent automatically.
+  ``UNKNOWN`` by the same rule. ``submit`` runs it itself, first, for its own
+  (connection, account) when no ``reconcile`` call has covered that pair in this
+  journal's life; so no new order is accepted on an account whose in-flight intents
+  were never looked at. An intent is never re-sent under a new client order id.
 
 Only one process should submit through one database at a time per connection while
 ``reconcile`` runs: an intent another live process is still sending looks "in flight"
@@ -32,12 +55,12 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
 
 from brokerlink.core import errors as core_errors
 from brokerlink.core.enums import OrderStatus
@@ -45,8 +68,11 @@ from brokerlink.core.errors import (
     BrokerConnectionError,
     BrokerError,
     DuplicateOrderError,
+    InvalidOrderError,
+    NotSupportedError,
     OrderNotFoundError,
     RequestTimeoutError,
+    UnreadableAcknowledgementError,
 )
 from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.lifecycle import IllegalTransitionError, can_transition, ensure_transition
@@ -61,21 +87,64 @@ logger = logging.getLogger("brokerlink.manager.journal")
 S = OrderStatus
 IN_FLIGHT = (S.PENDING_NEW, S.UNKNOWN)
 DEFAULT_FINGERPRINT_WINDOW = timedelta(minutes=10)
+DEFAULT_LATE_ORDER_WINDOW = timedelta(minutes=2)
+"""For a broker the registry does not know (``BrokerSpec.late_order_window``'s default)."""
 # How often a status write is retried when another writer moved the intent first.
 _CAS_ATTEMPTS = 5
-
-
-@runtime_checkable
-class ClientOrderLookup(Protocol):
-    """A broker that can find an order by the client order id it was sent with."""
-
-    async def get_order_by_client_id(self, client_order_id: str) -> Order:
-        """Raises ``OrderNotFoundError`` when the broker never saw the id."""
-        ...
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# Printable ASCII, space to tilde: keys travel in headers, logs and URLs unescaped.
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
 
 
 class JournalError(BrokerError):
     """The journal cannot do what was asked; the message says why and what to do."""
+
+
+def check_idempotency_key(key: str | None) -> None:
+    """Refuse an idempotency key outside the rule: 1 to 255 printable ASCII characters
+    (space to ``~``). ``None`` (no key) passes.
+
+    Raises:
+        InvalidOrderError: ``field="idempotency_key"``; the message states the rule and
+            what was wrong (the key itself is never echoed: it may be huge or hostile).
+    """
+    if key is None:
+        return
+    if not isinstance(key, str):
+        problem = f"got a {type(key).__name__}"
+    elif not key:
+        problem = "got an empty key"
+    elif len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        problem = f"got {len(key)} characters"
+    elif _PRINTABLE_ASCII.fullmatch(key) is None:
+        problem = "got a character outside printable ASCII"
+    else:
+        return
+    raise InvalidOrderError(
+        f"idempotency_key must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII "
+        f"characters (space to '~'); {problem}", field="idempotency_key")
+
+
+@dataclass(frozen=True, slots=True)
+class LateOrderRule:
+    """How long a broker may still place an order after an ambiguous write, and
+    whether a resend under the same client order id proves what happened."""
+
+    window: timedelta
+    resend_proves: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What asking the broker about an in-flight intent established."""
+
+    result: OrderResult | None = None
+    """The broker's order for the intent (found, or a proving resend it accepted)."""
+    resolution: str = ""
+    not_sent: bool = False
+    """Proved never placed (and the broker can no longer place it)."""
+    reason: str = ""
+    """Why it is still unknown, for the caller's message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +154,11 @@ class ReconcileReport:
     resolved: list[IntentRecord] = field(default_factory=list)
     """Matched to a broker order; status taken from it."""
     not_sent: list[IntentRecord] = field(default_factory=list)
-    """Provably never reached the broker: marked rejected/not sent, NOT re-sent."""
+    """Provably never placed (not found after the broker's late-order window): marked
+    rejected/not sent, NOT re-sent. A late order still attaches (``update_from_order``)."""
     unresolved: list[IntentRecord] = field(default_factory=list)
-    """Still unknown (broker unreachable, or no fingerprint match): look again later."""
+    """Still unknown (broker unreachable, no fingerprint match, or not found while the
+    broker may still place it): look again later."""
     skipped: list[IntentRecord] = field(default_factory=list)
     """No broker was given for the intent's connection, or it is being sent right now."""
 
@@ -166,15 +237,21 @@ def _rebuild_error(record: IntentRecord) -> BrokerError:
 class OrderJournal:
     """The write-ahead journal over a ``Database`` (see the module docstring).
 
-    ``clock`` stamps intents; it must agree with the brokers' clocks to within
-    ``fingerprint_window`` for fingerprint resolution (simulations pass their clock).
+    ``clock`` stamps intents and times the late-order window; it must agree with the
+    brokers' clocks to within ``fingerprint_window`` for fingerprint resolution
+    (simulations pass their clock). ``late_order_window`` overrides the brokers' own
+    (``BrokerSpec.late_order_window``): one ``timedelta`` for every broker, or a mapping
+    from broker type (``"alpaca"``) to its window, the others keeping their spec's.
     """
 
     def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now,
-                 fingerprint_window: timedelta = DEFAULT_FINGERPRINT_WINDOW) -> None:
+                 fingerprint_window: timedelta = DEFAULT_FINGERPRINT_WINDOW,
+                 late_order_window: timedelta | Mapping[str, timedelta] | None = None,
+                 ) -> None:
         self.repository = JournalRepository(database)
         self._clock = clock
         self._window = fingerprint_window
+        self._late_windows = late_order_window
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._sending: set[tuple[str, str]] = set()
         self._reconciled: set[tuple[str, str]] = set()
@@ -188,14 +265,19 @@ class OrderJournal:
         """Write the intent, send it once, record the answer; return the ``OrderResult``.
 
         Raises:
+            InvalidOrderError: the idempotency key breaks the rule (1 to 255 printable
+                ASCII characters); nothing is stored or sent.
             DuplicateOrderError: the key was used for a different order, or the client
                 order id is already in the journal for this connection.
-            RequestTimeoutError: the outcome stayed unknown (intent ``UNKNOWN``); call
-                ``reconcile`` later, never resend. Also when the key's first call is
-                still unsettled (``PENDING_NEW``/``UNKNOWN``).
+            RequestTimeoutError: the outcome stayed unknown (intent ``UNKNOWN``): the
+                broker may still place the order; call ``reconcile`` later, never resend.
+                Also when the key's first call is still unsettled.
+            BrokerConnectionError: the order provably never reached the broker (intent
+                ``REJECTED`` with ``not_sent``).
             BrokerError: the broker's own refusal (the intent is ``REJECTED``); a
                 replay under the same key raises the same type with the same message.
         """
+        check_idempotency_key(idempotency_key)
         await self._ensure_reconciled(connection_id, account_id, broker)
         fingerprint = order_fingerprint(account_id, order)
         # Serialise calls per key so a concurrent repeat waits for the first answer.
@@ -255,52 +337,178 @@ class OrderJournal:
         try:
             try:
                 result = await broker.place_order(order)
-            except (RequestTimeoutError, BrokerConnectionError) as exc:
+            except BrokerConnectionError as exc:
+                # The transport's contract: the request never left (connect failed).
+                return await self._resolve_unsent(record, broker, exc)
+            except RequestTimeoutError as exc:
                 return await self._resolve_ambiguous(record, broker, exc)
             except BrokerError as exc:
                 # A typed refusal is an answer: the broker did not take the order.
                 await self._settle_refusal(record, exc)
                 raise
+            except Exception as exc:
+                # An answer the adapter could not turn into a result or a typed error:
+                # the broker may well have acted, exactly like an unreadable 2xx.
+                logger.warning("order %s: the broker's answer could not be read (%s)",
+                               record.client_order_id, type(exc).__name__)
+                unreadable = UnreadableAcknowledgementError(
+                    f"the broker's answer to order {record.client_order_id} could not be "
+                    f"read ({type(exc).__name__})", client_order_id=record.client_order_id,
+                    connection_id=record.connection_id)
+                return await self._resolve_ambiguous(record, broker, unreadable)
             return await self._settle_result(record, result)
         finally:
             self._sending.discard(marker)
 
-    async def _resolve_ambiguous(self, record: IntentRecord, broker: BrokerInterface,
-                                 cause: BrokerError) -> OrderResult:
+    async def _resolve_unsent(self, record: IntentRecord, broker: BrokerInterface,
+                              cause: BrokerConnectionError) -> OrderResult:
         try:
             found, absent = await self._ask(record, broker)
         except BrokerError as exc:
-            logger.warning("order %s: outcome unknown and the broker could not be asked "
-                           "(%s)", record.client_order_id, type(exc).__name__)
+            logger.warning("order %s: not sent, and the broker could not be asked (%s)",
+                           record.client_order_id, type(exc).__name__)
             found, absent = None, False
         if found is not None:
             return await self._settle_result(record, found.to_result(), resolution="lookup")
         if absent:
             error = BrokerConnectionError(
-                f"order {record.client_order_id} never reached the broker (it does not know "
-                "the client order id); nothing was sent. Submit it again with a new "
-                "idempotency key", connection_id=record.connection_id)
+                f"order {record.client_order_id} was not sent: the connection to the broker "
+                "failed before the order left, and the broker does not know its client "
+                "order id. Nothing was placed; submit it again (with a new idempotency "
+                "key) if you still want it", connection_id=record.connection_id,
+                broker=cause.broker)
             await self._settle_refusal(record, error, not_sent=True)
             raise error from cause
+        return await self._keep_unknown(record, cause, "the broker could not be asked")
+
+    async def _resolve_ambiguous(self, record: IntentRecord, broker: BrokerInterface,
+                                 cause: RequestTimeoutError) -> OrderResult:
+        verdict = await self._investigate(record, broker, found_as="lookup")
+        if verdict.result is not None:
+            return await self._settle_result(record, verdict.result,
+                                             resolution=verdict.resolution)
+        if verdict.not_sent:
+            error = self._not_sent_error(record, broker)
+            await self._settle_refusal(record, error, not_sent=True)
+            raise error from cause
+        return await self._keep_unknown(record, cause, verdict.reason)
+
+    async def _keep_unknown(self, record: IntentRecord, cause: BrokerError,
+                            reason: str) -> OrderResult:
+        """Journal the intent as ``UNKNOWN`` and raise the truth to the caller."""
+        message = (
+            f"order {record.client_order_id}: no answer from the broker, and its outcome "
+            f"is not known ({reason}). The broker may still place it: do not resend it, "
+            "under this or any other key. It is journaled as unknown; the live sync "
+            "attaches it if the broker places it, and reconcile settles it")
         await self._move(record, S.UNKNOWN, error_type="RequestTimeoutError",
-                         error_message=str(cause.message))
+                         error_message=message)
         raise RequestTimeoutError(
-            f"order {record.client_order_id}: the broker may have taken it and could not be "
-            "asked; it is journaled as unknown. Run reconcile later; do not resend",
-            client_order_id=record.client_order_id, connection_id=record.connection_id,
-            broker=cause.broker) from cause
+            message, client_order_id=record.client_order_id,
+            connection_id=record.connection_id, broker=cause.broker) from cause
+
+    def _not_sent_error(self, record: IntentRecord,
+                        broker: BrokerInterface) -> BrokerConnectionError:
+        window = self.late_order_rule(broker).window
+        return BrokerConnectionError(
+            f"order {record.client_order_id} never reached the broker: it does not know the "
+            f"client order id {_describe(window)} after the order was sent, past the time "
+            "it could still place it. Nothing was placed, and it will not be sent "
+            "automatically; submit it again (with a new idempotency key) if you still "
+            "want it", connection_id=record.connection_id)
+
+    def late_order_rule(self, broker: BrokerInterface) -> LateOrderRule:
+        """The late-order window and proof rule for ``broker``: from its ``BrokerSpec``
+        (a broker the registry does not know gets the 2-minute default and no resend
+        proof), with this journal's ``late_order_window`` override applied."""
+        from brokerlink.adapters.registry import resolve  # the registry imports adapters
+
+        name = str(broker.broker_type)
+        try:
+            spec = resolve(name)
+            window, resend = spec.late_order_window, spec.rejects_duplicate_client_order_id
+        except BrokerError:
+            window, resend = DEFAULT_LATE_ORDER_WINDOW, False
+        override = self._late_windows
+        if isinstance(override, timedelta):
+            window = override
+        elif override is not None:
+            window = override.get(name, window)
+        # The resend proves nothing unless the broker can also be asked by client id.
+        return LateOrderRule(window, resend and broker.capabilities.client_order_ids)
+
+    async def _investigate(self, record: IntentRecord, broker: BrokerInterface, *,
+                           found_as: str) -> _Verdict:
+        """Ask the broker about an in-flight intent (module docstring: "one not found
+        proves nothing"). Never raises a broker error: what could not be learnt is a
+        verdict with a ``reason``."""
+        try:
+            found, absent = await self._ask(record, broker)
+        except BrokerError as exc:
+            logger.warning("order %s: the broker could not be asked (%s)",
+                           record.client_order_id, type(exc).__name__)
+            return _Verdict(reason=f"the broker could not be asked: {type(exc).__name__}")
+        if found is not None:
+            return _Verdict(found.to_result(), found_as)
+        if not absent:
+            return _Verdict(reason="no matching order at the broker, which cannot be asked "
+                                   "by client order id")
+        rule = self.late_order_rule(broker)
+        deadline = record.created_at + rule.window
+        if self._clock() >= deadline:
+            return _Verdict(not_sent=True)
+        if rule.resend_proves:
+            return await self._prove_by_resend(record, broker)
+        return _Verdict(reason=f"the broker does not report it yet, and may still place it "
+                               f"until {deadline.isoformat(timespec='seconds')}")
+
+    async def _prove_by_resend(self, record: IntentRecord,
+                               broker: BrokerInterface) -> _Verdict:
+        """Send the intent's request again under its own client order id, at a broker
+        that refuses a client order id it has seen: it keeps at most one order."""
+        order = OrderRequest.model_validate_json(record.request_json)
+        # Counted before sending (write-ahead): a crash mid-resend leaves a trace.
+        record = await self._move(record, record.status, attempts=record.attempts + 1)
+        try:
+            result = await broker.place_order(order)
+        except DuplicateOrderError:
+            # The first request arrived after all: the order is the broker's to show.
+            try:
+                found, _ = await self._ask(record, broker)
+            except BrokerError as exc:
+                found = None
+                logger.warning("order %s: duplicate refused, lookup failed (%s)",
+                               record.client_order_id, type(exc).__name__)
+            if found is not None:
+                return _Verdict(found.to_result(), "lookup")
+            return _Verdict(reason="the broker refused a resend as a duplicate, so it has "
+                                   "the order, but does not show it yet")
+        except BrokerError as exc:
+            logger.warning("order %s: the proving resend failed (%s)",
+                           record.client_order_id, type(exc).__name__)
+            return _Verdict(reason=f"a resend under the same client order id to settle it "
+                                   f"failed too: {type(exc).__name__}")
+        except Exception as exc:
+            logger.warning("order %s: the proving resend's answer could not be read (%s)",
+                           record.client_order_id, type(exc).__name__)
+            return _Verdict(reason="a resend under the same client order id to settle it "
+                                   "got an answer that could not be read")
+        return _Verdict(result, "resend")
 
     async def _ask(self, record: IntentRecord,
                    broker: BrokerInterface) -> tuple[Order | None, bool]:
-        """Find the intent's order: ``(order, False)``, ``(None, True)`` when provably
-        absent, ``(None, False)`` when unknown. Raises the broker's read errors."""
+        """Find the intent's order: ``(order, False)``, ``(None, True)`` when the broker
+        says it has no order with the client order id (which alone proves nothing),
+        ``(None, False)`` when unknown. Raises the broker's read errors."""
         if record.broker_order_id is not None:
             return await broker.get_order(record.broker_order_id), False
-        if isinstance(broker, ClientOrderLookup):
+        if broker.capabilities.client_order_ids:
             try:
                 return await broker.get_order_by_client_id(record.client_order_id), False
             except OrderNotFoundError:
                 return None, True
+            except NotSupportedError:
+                pass   # a flag untrue to behaviour: fall back to the fingerprint
         return await self._by_fingerprint(record, broker), False
 
     async def _by_fingerprint(self, record: IntentRecord,
@@ -371,9 +579,12 @@ class OrderJournal:
             if decided is None:
                 return current
             status, changes = decided
+            # Reopening an intent concluded "not sent" (a late order) is the one move out
+            # of a terminal status: the broker's own record of the order says so.
+            reopens = current.not_sent and changes.get("not_sent") is False
+            target = status if reopens else _legal_target(current.status, status)
             updated = await self.repository.transition(
-                current, status=_legal_target(current.status, status),
-                updated_at=self._clock(), **changes)
+                current, status=target, updated_at=self._clock(), **changes)
             if updated is not None:
                 return updated
             fresh = await self.repository.get(record.id)
@@ -434,25 +645,23 @@ class OrderJournal:
 
     async def _reconcile_one(self, record: IntentRecord, broker: BrokerInterface,
                              report: ReconcileReport) -> None:
+        marker = (record.connection_id, record.client_order_id)
+        self._sending.add(marker)   # a proving resend may go out: nobody else sends it
         try:
-            found, absent = await self._ask(record, broker)
-        except BrokerError as exc:
-            logger.warning("reconcile %s: broker unreachable (%s)", record.client_order_id,
-                           type(exc).__name__)
-            if record.status is S.PENDING_NEW:
-                record = await self._move(record, S.UNKNOWN)
-            report.unresolved.append(record)
-            return
-        if found is not None:
-            await self._settle_result(record, found.to_result(), resolution="reconcile")
+            verdict = await self._investigate(record, broker, found_as="reconcile")
+        finally:
+            self._sending.discard(marker)
+        if verdict.result is not None:
+            await self._settle_result(record, verdict.result, resolution=verdict.resolution)
             report.resolved.append(await self._reread(record))
-        elif absent:
-            error = BrokerConnectionError(
-                f"order {record.client_order_id} never reached the broker; it was not sent "
-                "and will not be sent automatically", connection_id=record.connection_id)
-            await self._settle_refusal(record, error, not_sent=True)
+        elif verdict.not_sent:
+            await self._settle_refusal(record, self._not_sent_error(record, broker),
+                                       not_sent=True)
             report.not_sent.append(await self._reread(record))
         else:
+            logger.info("reconcile %s: still unknown (%s)", record.client_order_id,
+                        verdict.reason)
+            record = await self._reread(record)
             if record.status is S.PENDING_NEW:
                 record = await self._move(record, S.UNKNOWN)
             report.unresolved.append(record)
@@ -466,7 +675,8 @@ class OrderJournal:
         Matches by broker order id, else by client order id, within the order's
         account. Returns the stored intent, or ``None`` when the order is not in the
         journal (placed elsewhere). A status the state machine forbids from the stored
-        one (a stale poll) is ignored; the intent is returned unchanged.
+        one (a stale poll) is ignored; the intent is returned unchanged. A late order
+        for an intent concluded "not sent" reopens it: the intent takes the order.
         """
         record = await self.repository.by_broker_order_id(order.account_id, order.order_id)
         if record is None and order.client_order_id:
@@ -487,6 +697,15 @@ class OrderJournal:
         ``order`` changes nothing on ``record``."""
         if record.broker_order_id not in (None, order.order_id):
             return None  # a replacement order reusing the client id: not this intent
+        if record.not_sent and record.broker_order_id is None:
+            # The broker placed it after all (late): its record beats our conclusion.
+            logger.warning("order %s was concluded not sent, but the broker placed it "
+                           "(%s): attaching it to its intent", record.client_order_id,
+                           order.order_id)
+            return {"broker_order_id": order.order_id, "not_sent": False,
+                    "result_json": order.to_result().model_dump_json(), "error_type": None,
+                    "error_message": None, "resolved_at": self._clock(),
+                    "resolution": "late"}
         if not can_transition(record.status, order.status) and not (
                 record.status is S.PENDING_NEW and can_transition(S.UNKNOWN, order.status)):
             return None
@@ -513,6 +732,13 @@ class OrderJournal:
         return await self.repository.by_client_order_id(connection_id, client_order_id)
 
 
+def _describe(window: timedelta) -> str:
+    """A window for messages: ``timedelta(minutes=2)`` as ``"2m0s"``, 30 s as ``"30s"``."""
+    seconds = int(window.total_seconds())
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
 def _legal_target(current: OrderStatus, wanted: OrderStatus) -> OrderStatus:
     """``wanted`` when the state machine allows it from ``current``.
 
@@ -532,5 +758,6 @@ def _legal_target(current: OrderStatus, wanted: OrderStatus) -> OrderStatus:
     return current
 
 
-__all__ = ["ClientOrderLookup", "JournalError", "OrderJournal", "ReconcileReport",
-           "broker_order_fingerprint", "order_fingerprint"]
+__all__ = ["DEFAULT_LATE_ORDER_WINDOW", "IDEMPOTENCY_KEY_MAX_LENGTH", "JournalError",
+           "LateOrderRule", "OrderJournal", "ReconcileReport", "broker_order_fingerprint",
+           "check_idempotency_key", "order_fingerprint"]

@@ -1,5 +1,6 @@
 """Test brokers around a real one: hiding the client-order-id lookup, losing answers,
-or becoming unreachable. They delegate everything else unchanged."""
+holding orders to place them late, or becoming unreachable. They delegate everything
+else unchanged."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from typing import Self
 
 from brokerlink.core.capabilities import Capabilities
 from brokerlink.core.enums import BrokerType, OrderStatus
-from brokerlink.core.errors import BrokerConnectionError, RequestTimeoutError
+from brokerlink.core.errors import (
+    BrokerConnectionError,
+    NotSupportedError,
+    RequestTimeoutError,
+)
+from brokerlink.core.events import OrderUpdateStream
 from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import (
     AccountBalances,
@@ -25,7 +31,8 @@ from brokerlink.core.models import (
 
 
 class Wrapped:
-    """A ``BrokerInterface`` without ``get_order_by_client_id`` (fingerprint-only).
+    """A ``BrokerInterface`` without the client-order-id lookup (fingerprint-only:
+    ``capabilities.client_order_ids`` is false and the lookup raises ``NotSupportedError``).
 
     ``lose_answers``: place the order, then raise ``RequestTimeoutError`` (the answer was
     lost). ``unreachable``: every read raises ``BrokerConnectionError``. ``placed``
@@ -50,7 +57,7 @@ class Wrapped:
 
     @property
     def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
+        return self.inner.capabilities.model_copy(update={"client_order_ids": False})
 
     async def connect(self) -> None:
         await self.inner.connect()
@@ -95,6 +102,13 @@ class Wrapped:
         self._check()
         return await self.inner.get_order(order_id)
 
+    async def get_order_by_client_id(self, client_order_id: str) -> Order:
+        raise NotSupportedError("this test broker has no client order id lookup",
+                                broker="test")
+
+    def order_updates(self) -> OrderUpdateStream:
+        return self.inner.order_updates()
+
     async def get_orders(self, status: OrderStatus | None = None) -> list[Order]:
         self._check()
         return await self.inner.get_orders(status)
@@ -127,8 +141,35 @@ class Wrapped:
 class Lookup(Wrapped):
     """``Wrapped`` that keeps the client-order-id lookup (unreachable when told)."""
 
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
     async def get_order_by_client_id(self, client_order_id: str) -> Order:
         self._check()
-        lookup = getattr(self.inner, "get_order_by_client_id")  # noqa: B009
-        order: Order = await lookup(client_order_id)
-        return order
+        return await self.inner.get_order_by_client_id(client_order_id)
+
+
+class Late(Lookup):
+    """A broker (or gateway) that holds orders past the client's timeout: ``place_order``
+    raises ``RequestTimeoutError`` without placing while ``hold`` is set, keeping the
+    request in ``held``; ``release()`` places the held orders at the inner broker, as the
+    broker would late. ``refuse_duplicates`` answers a second send of a client order id
+    with the inner broker's ``DuplicateOrderError`` (it has one for a placed id)."""
+
+    def __init__(self, inner: BrokerInterface, **kwargs: bool) -> None:
+        super().__init__(inner, **kwargs)
+        self.hold = True
+        self.held: list[OrderRequest] = []
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        if self.hold:
+            self.held.append(order)
+            raise RequestTimeoutError("read timeout (test: held by the broker)",
+                                      client_order_id=order.client_order_id)
+        return await super().place_order(order)
+
+    async def release(self) -> list[OrderResult]:
+        """Place every held order now (the late arrival); returns what the broker said."""
+        held, self.held = self.held, []
+        return [await self.inner.place_order(order) for order in held]
