@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -171,6 +171,40 @@ def scrub_values(value: Any, secrets: Iterable[str] = ()) -> Any:
     return value
 
 
+class SecretSet:
+    """Every secret value one connection has handled, for scrubbing by value.
+
+    ``remember`` also files the bare token of ``"Bearer abc"``/``"Basic abc"``/
+    ``"Token abc"``, so it is scrubbed whole and bare. Never printed: its repr names
+    only how many values it holds."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def remember(self, values: Iterable[str]) -> None:
+        """Add ``values`` (and the token inside any credential scheme among them)."""
+        for value in values:
+            self._values.add(value)
+            scheme, _, token = value.partition(" ")
+            if token and scheme.lower() in ("bearer", "basic", "token"):
+                self._values.add(token)
+
+    def redact(self, text: str) -> str:
+        """``redact_text`` with these secrets."""
+        return redact_text(text, self._values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(self._values))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"SecretSet({len(self._values)} values)"
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that scrubs secrets from the formatted message and traceback.
 
@@ -208,6 +242,7 @@ __all__ = [
     "MAX_BODY_CHARS",
     "REDACTED",
     "RedactingFilter",
+    "SecretSet",
     "is_sensitive_name",
     "redact_body",
     "redact_headers",
