@@ -154,7 +154,7 @@ order_intents = Table(
     Column("connection_id", String(64), nullable=False),
     Column("account_id", String(64), nullable=False),
     Column("client_order_id", String(48), nullable=False),
-    Column("idempotency_key", String(200), nullable=True),
+    Column("idempotency_key", String(255), nullable=True),
     # SHA-256 of the canonical order (account, symbol, side, quantity, type, prices, tif).
     Column("fingerprint", String(64), nullable=False),
     # The OrderRequest as canonical JSON (decimals as strings).

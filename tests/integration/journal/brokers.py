@@ -4,7 +4,7 @@ else unchanged."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Self
 
@@ -12,6 +12,7 @@ from brokerlink.core.capabilities import Capabilities
 from brokerlink.core.enums import BrokerType, OrderStatus
 from brokerlink.core.errors import (
     BrokerConnectionError,
+    BrokerError,
     NotSupportedError,
     RequestTimeoutError,
 )
@@ -113,11 +114,13 @@ class Wrapped:
         self._check()
         return await self.inner.get_orders(status)
 
-    async def get_order_history(self, start: datetime, end: datetime) -> list[Order]:
+    async def get_order_history(self, start: date | datetime,
+                                end: date | datetime) -> list[Order]:
         self._check()
         return await self.inner.get_order_history(start, end)
 
-    async def get_transactions(self, start: datetime, end: datetime) -> list[Transaction]:
+    async def get_transactions(self, start: date | datetime,
+                               end: date | datetime) -> list[Transaction]:
         self._check()
         return await self.inner.get_transactions(start, end)
 
@@ -151,25 +154,50 @@ class Lookup(Wrapped):
 
 
 class Late(Lookup):
-    """A broker (or gateway) that holds orders past the client's timeout: ``place_order``
-    raises ``RequestTimeoutError`` without placing while ``hold`` is set, keeping the
-    request in ``held``; ``release()`` places the held orders at the inner broker, as the
-    broker would late. ``refuse_duplicates`` answers a second send of a client order id
-    with the inner broker's ``DuplicateOrderError`` (it has one for a placed id)."""
+    """A broker (or gateway) that holds orders past the client's timeout: the next
+    ``hold`` sends raise ``RequestTimeoutError`` without placing, keeping the request in
+    ``held``; ``release()`` places the held orders at the inner broker, as the broker
+    would late (the paper engine refuses a client order id it has seen, as Alpaca does).
 
-    def __init__(self, inner: BrokerInterface, **kwargs: bool) -> None:
+    ``broker_type`` poses as another broker, so the journal applies that broker's spec
+    (its late-order window and duplicate rule). ``arrive_before_next_send``: the held
+    orders are placed just before the next send is handled (the first request overtakes
+    the journal's resend).
+    """
+
+    def __init__(self, inner: BrokerInterface, *, hold: int = 1,
+                 broker_type: BrokerType | None = None,
+                 arrive_before_next_send: bool = False, **kwargs: bool) -> None:
         super().__init__(inner, **kwargs)
-        self.hold = True
+        self.hold = hold
+        self.posing_as = broker_type
+        self.arrive_before_next_send = arrive_before_next_send
         self.held: list[OrderRequest] = []
+        self.sends = 0
+
+    @property
+    def broker_type(self) -> BrokerType:
+        return self.posing_as or self.inner.broker_type
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
+        self.sends += 1
         if self.hold:
+            self.hold -= 1
             self.held.append(order)
             raise RequestTimeoutError("read timeout (test: held by the broker)",
                                       client_order_id=order.client_order_id)
+        if self.arrive_before_next_send:
+            await self.release()
         return await super().place_order(order)
 
-    async def release(self) -> list[OrderResult]:
-        """Place every held order now (the late arrival); returns what the broker said."""
+    async def release(self) -> list[OrderResult | BrokerError]:
+        """Place every held order now (the late arrival); returns what the broker said
+        to each (its result, or its refusal)."""
         held, self.held = self.held, []
-        return [await self.inner.place_order(order) for order in held]
+        answers: list[OrderResult | BrokerError] = []
+        for order in held:
+            try:
+                answers.append(await self.inner.place_order(order))
+            except BrokerError as exc:
+                answers.append(exc)
+        return answers
