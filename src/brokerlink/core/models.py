@@ -36,6 +36,12 @@ from brokerlink.core.enums import (
     TransactionType,
 )
 from brokerlink.core.errors import InvalidOrderError, SymbolNotFoundError
+from brokerlink.core.numbers import (
+    percent_problem,
+    price_problem,
+    quantity_problem,
+    strike_problem,
+)
 from brokerlink.core.symbols import OCC_MIN_LENGTH, OptionContract, format_occ, parse_occ
 from brokerlink.core.values import Dec, UtcDatetime, new_client_order_id, utc_now
 
@@ -205,6 +211,9 @@ class OrderRequest(Model):
             if quantity != quantity.to_integral_value():
                 raise InvalidOrderError("option contracts trade in whole numbers",
                                         field="quantity")
+        _check_order_numbers(quantity=quantity, limit_price=limit_price,
+                             stop_price=stop_price, trail_amount=trail_amount,
+                             trail_percent=trail_percent, strike=strike, option=is_option)
         time_in_force = self.time_in_force
         if time_in_force in _AUCTIONS and order_type not in _AUCTION_ORDER_TYPES:
             raise InvalidOrderError(
@@ -261,6 +270,28 @@ def _fill_option_fields(data: Any) -> Any:
                 f"{name}={given} contradicts the OCC symbol {symbol!r} ({value})", field=name)
     return {**data, "symbol": contract.root, "option_type": contract.option_type,
             "strike": contract.strike, "expiration": contract.expiration}
+
+
+def _check_order_numbers(*, quantity: Decimal | None, limit_price: Decimal | None,
+                         stop_price: Decimal | None, trail_amount: Decimal | None,
+                         trail_percent: Decimal | None, strike: Decimal | None,
+                         option: bool) -> None:
+    """The order rules of ``core.numbers``: raises ``InvalidOrderError`` naming the field
+    and the rule it breaks."""
+    problems: list[tuple[str, str | None]] = []
+    if quantity is not None:
+        problems.append(("quantity", quantity_problem(quantity, whole=option)))
+    for name, price in (("limit_price", limit_price), ("stop_price", stop_price),
+                        ("trail_amount", trail_amount)):
+        if price is not None:
+            problems.append((name, price_problem(price, option=option, what=name)))
+    if trail_percent is not None:
+        problems.append(("trail_percent", percent_problem(trail_percent)))
+    if strike is not None:
+        problems.append(("strike", strike_problem(strike)))
+    for field, problem in problems:
+        if problem is not None:
+            raise InvalidOrderError(problem, field=field)
 
 
 def _check_positive(field: str, value: Decimal) -> None:
@@ -336,6 +367,11 @@ class OrderModify(Model):
             value = getattr(self, name)
             if value is not None:
                 _check_positive(name, value)
+        # The asset is not known here: the share rules, the looser of the two, apply; the
+        # broker holds an option's change to its own tick.
+        _check_order_numbers(quantity=self.quantity, limit_price=self.limit_price,
+                             stop_price=self.stop_price, trail_amount=self.trail_amount,
+                             trail_percent=self.trail_percent, strike=None, option=False)
         if self.trail_amount is not None and self.trail_percent is not None:
             raise InvalidOrderError("give trail_amount or trail_percent, not both",
                                     field="trail_amount")

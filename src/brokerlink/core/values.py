@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
+
+from brokerlink.core.numbers import check_bounded, parse_decimal_text
 
 CLIENT_ORDER_ID_PREFIX = "bl"
 
@@ -22,12 +24,11 @@ def to_decimal(value: Any) -> Decimal:
     """Convert ``value`` to an exact, finite ``Decimal``.
 
     Raises ``ValueError`` (which pydantic reports against the field) for booleans,
-    non-numeric strings, NaN and infinities.
+    non-numeric strings (or digits other than ASCII), NaN, infinities and values outside
+    ``core.numbers``' bounds.
     """
     if type(value) is Decimal:  # the usual case, already exact
-        if value.is_finite():
-            return value
-        raise ValueError("must be a finite number")
+        return check_bounded(value)
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, Decimal):
@@ -37,15 +38,10 @@ def to_decimal(value: Any) -> Decimal:
     elif isinstance(value, float):
         result = Decimal(repr(value))
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation as exc:
-            raise ValueError(f"{value!r} is not a number") from exc
+        return parse_decimal_text(value)
     else:
         raise ValueError(f"expected a number, got {type(value).__name__}")
-    if not result.is_finite():
-        raise ValueError("must be a finite number")
-    return result
+    return check_bounded(result)
 
 
 def to_utc(value: Any) -> datetime:
