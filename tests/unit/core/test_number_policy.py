@@ -15,7 +15,7 @@ from brokerlink.core.numbers import NumberPolicyError, check_bounded, parse_deci
 
 @pytest.mark.parametrize("quantity", ["1e-400", "0.0000000001", "١٢", "1e400",
                                       "99999999999999999999", "1E+9999999999", "nan", "inf",
-                                      "-inf", "1_000", "0x10", "", " ", "1.2.3", "１２",
+                                      "-inf", "1_000", "0x10", "", " ", "1.2.3", "\uff11\uff12",
                                       Decimal("1e-400"), Decimal("1E+9999999999"),
                                       99999999999999999999, 1e300, "1000000001"])
 def test_a_bad_quantity_is_an_invalid_order_naming_quantity(quantity: Any) -> None:
