@@ -1,4 +1,5 @@
-"""Tradier error bodies and statuses become typed errors that keep Tradier's message."""
+"""Tradier error bodies and statuses become typed errors that keep Tradier's message,
+through one ``ErrorRules`` table (the most specific row wins)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import httpx
 import pytest
 
 from brokerlink.adapters._shared import ErrorResponse
-from brokerlink.adapters.tradier.errors import classify, error_messages, map_error
+from brokerlink.adapters.tradier.errors import RULES, error_messages, map_error, rejection
 from brokerlink.core.errors import (
     AuthError,
     BrokerError,
-    ErrorContext,
+    BrokerUnavailableError,
     InsufficientFundsError,
     InvalidOrderError,
     MarketClosedError,
@@ -20,8 +21,6 @@ from brokerlink.core.errors import (
     SymbolNotFoundError,
 )
 from tests.adapters.tradier.payloads import payload
-
-CONTEXT = ErrorContext(broker="tradier", http_status=200)
 
 
 def _response(status: int, body: object, *, operation: str = "place_order",
@@ -40,8 +39,11 @@ def _response(status: int, body: object, *, operation: str = "place_order",
 def test_documented_bodies(name: str, kind: type[BrokerError]) -> None:
     messages = error_messages(payload(name))
     assert messages
-    error = classify(messages, operation="place_order", context=CONTEXT)
-    assert type(error) is kind
+    # A downstream rejection comes with HTTP 200; a validation error with 400.
+    for status in (200, 400):
+        error = map_error(_response(status, payload(name)))
+        assert type(error) is kind
+        assert error.http_status == status
     assert messages[0] in error.message
 
 
@@ -56,7 +58,7 @@ def test_documented_bodies(name: str, kind: type[BrokerError]) -> None:
      InvalidOrderError, "SellShortOrder"),
 ])
 def test_message_table(message: str, kind: type[BrokerError], code: str | None) -> None:
-    error = classify([message], operation="place_order", context=CONTEXT)
+    error = map_error(_response(200, {"errors": {"error": message}}))
     assert type(error) is kind
     assert error.broker_code == code
     assert message in error.message
@@ -92,4 +94,37 @@ def test_404_on_an_order_is_order_not_found() -> None:
 def test_400_errors_body_is_classified_and_5xx_falls_through() -> None:
     error = map_error(_response(400, payload("errors_list")))
     assert isinstance(error, InvalidOrderError)
-    assert map_error(_response(500, {"errors": {"error": "Internal server error"}})) is None
+    # A 5xx is a failing broker, whatever its body says: the shared default decides.
+    failing = map_error(_response(500, {"errors": {"error": "Internal server error"}}))
+    assert isinstance(failing, BrokerUnavailableError)
+
+
+def test_rejection_names_the_symbol_or_order_it_was_about() -> None:
+    symbol = rejection(_response(200, payload("errors_symbol")), symbol="ZZZQX")
+    assert isinstance(symbol, SymbolNotFoundError)
+    assert symbol.symbol == "ZZZQX"
+    order = rejection(_response(400, {"errors": {"error": "Order not found"}},
+                                operation="cancel_order"), order_id="42")
+    assert isinstance(order, OrderNotFoundError)
+    assert order.order_id == "42"
+
+
+def test_the_most_specific_rule_wins() -> None:
+    # A 404 on an order operation matches both the status rule and the message rule for
+    # "not found"; a 400 naming buying power matches the catch-all and the funds rule.
+    funds = _response(400, {"errors": {"error": "not enough buying power"}})
+    rule = RULES.resolve(funds)
+    assert rule is not None
+    assert rule.error is InsufficientFundsError
+    catch_all = _response(400, {"errors": {"error": "Backoffice said no"}})
+    resolved = RULES.resolve(catch_all)
+    assert resolved is not None
+    assert resolved.error is InvalidOrderError
+
+
+def test_statuses_without_a_tradier_rule_fall_back_to_the_shared_default() -> None:
+    assert isinstance(map_error(_response(403, "Forbidden", operation="get_balances")),
+                      PermissionDeniedError)
+    unavailable = map_error(_response(503, "busy", operation="get_balances"))
+    assert unavailable.retryable
+    assert not isinstance(unavailable, InvalidOrderError)

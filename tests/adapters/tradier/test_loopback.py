@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from brokerlink.adapters.tradier import TradierBroker
-from brokerlink.adapters.tradier.wire import MultilegLeg, MultilegOrder
+from brokerlink.adapters._shared.stream import Backoff
+from brokerlink.adapters.tradier import TradierAccountStream, TradierBroker
 from brokerlink.core.enums import DataSource, OrderStatus
 from brokerlink.core.errors import (
     AuthError,
@@ -21,13 +21,14 @@ from brokerlink.core.errors import (
     RequestTimeoutError,
     SymbolNotFoundError,
 )
+from brokerlink.core.extras import MultiLegOrderRequest, OrderLeg
 from brokerlink.core.models import OrderModify, OrderRequest
 from tests.adapters.tradier.conftest import Rig
 from tests.contract.harness import SESSION_START
 
 
 async def test_stream_delivers_the_fill(rig: Rig) -> None:
-    async with rig.broker.order_stream() as stream:
+    async with rig.broker.order_updates() as stream:
         await stream.wait_active()
         request = OrderRequest(symbol="AAPL", side="buy", quantity=2)
         placed = await rig.broker.place_order(request)
@@ -50,7 +51,7 @@ async def test_stream_delivers_the_fill(rig: Rig) -> None:
 async def test_stream_reconnects_after_a_drop(rig: Rig) -> None:
     await rig.fault(kind="stream_drop", path="/v1/accounts/events", after_messages=1,
                     count=1)
-    async with rig.broker.order_stream() as stream:
+    async with rig.broker.order_updates() as stream:
         await stream.wait_active()
         first = await rig.broker.place_order(OrderRequest(symbol="KO", side="buy",
                                                           quantity=1))
@@ -116,12 +117,12 @@ async def test_combo_order_is_listed_as_legs(rig: Rig) -> None:
     call = sorted((c for c in chain if c["option_type"] == "call"),
                   key=lambda c: (c["expiration"], Decimal(c["strike"])))[-1]
     # A covered call: the emulator works legs one by one, so the shares come first.
-    order = MultilegOrder(symbol="KO", type="market", legs=(
-        MultilegLeg(side="buy", quantity=Decimal(100)),
-        MultilegLeg(option_symbol=call["symbol"], side="sell_to_open", quantity=Decimal(1))))
-    assert order.order_class == "combo"
-    result = await rig.broker.place_multileg_order(order, client_order_id="bl-combo-1")
+    order = MultiLegOrderRequest(underlying="KO", client_order_id="bl-combo-1", legs=(
+        OrderLeg(symbol="KO", side="buy", quantity=Decimal(100)),
+        OrderLeg(symbol=call["symbol"], side="sell_to_open", quantity=Decimal(1))))
+    result = await rig.broker.place_multileg_order(order)
     assert result.order_id
+    assert result.client_order_id == "bl-combo-1"
     legs = [o for o in await rig.broker.get_orders() if o.client_order_id == "bl-combo-1"]
     assert {o.symbol for o in legs} == {"KO", call["symbol"]}
     assert {o.status for o in legs} == {OrderStatus.FILLED}
@@ -163,6 +164,46 @@ async def test_accept_then_drop_is_reconciled_by_tag(rig: Rig) -> None:
     assert len(await rig.broker.get_orders()) == 1
 
 
+async def test_lookup_by_client_id_finds_the_newest_and_refuses_the_unknown(rig: Rig) -> None:
+    first = await rig.broker.place_order(OrderRequest(symbol="KO", side="buy", quantity=1,
+                                                      client_order_id="bl-twice"))
+    second = await rig.broker.place_order(OrderRequest(symbol="KO", side="buy",
+                                                       quantity=2, client_order_id="bl-twice"))
+    assert first.order_id != second.order_id
+    found = await rig.broker.get_order_by_client_id("bl-twice")
+    assert (found.order_id, found.quantity) == (second.order_id, Decimal(2))
+    with pytest.raises(OrderNotFoundError):
+        await rig.broker.get_order_by_client_id("bl-never-sent")
+    with pytest.raises(InvalidOrderError):
+        await rig.broker.get_order_by_client_id("not_a.tag")
+
+
+async def test_the_stream_reopens_after_backoff(rig: Rig) -> None:
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        # Recorded, not slept: the test checks the backoff without waiting it out.
+        waits.append(seconds)
+
+    await rig.fault(kind="stream_drop", path="/v1/accounts/events", after_messages=1,
+                    count=2)
+    stream = TradierAccountStream(rig.broker.client, rig.account_id, sleep=sleep,
+                                  jitter_source=lambda: 0.0,
+                                  backoff=Backoff(base=0.5, cap=0.75, jitter=0.5))
+    async with stream:
+        await stream.wait_active()
+        async with asyncio.timeout(10):
+            # The emulator drops a connection at its next message after the first: an
+            # order's. Each drop comes soon after the connection opened, so the streak
+            # grows, and with the jitter drawn at 0 each wait is half its capped ceiling.
+            for reconnects in (1, 2):
+                await rig.broker.place_order(OrderRequest(symbol="KO", side="buy",
+                                                          quantity=1))
+                await stream.wait_active(reconnects=reconnects)
+    assert waits == [0.25, 0.375]
+    assert stream.delays == waits
+
+
 async def test_unknown_token_is_an_auth_error(rig: Rig) -> None:
     rig.env.accounts.revoke_bearer(rig.token)
     with pytest.raises(AuthError) as raised:
@@ -193,7 +234,8 @@ async def test_capabilities_follow_the_account(rig: Rig) -> None:
     assert capabilities.options_level == 2
     assert capabilities.short_selling
     assert capabilities.order_preview
-    assert not capabilities.client_order_ids
+    # The lookup by client order id works (through the tag), so the flag says so.
+    assert capabilities.client_order_ids
 
 
 async def test_registry_style_factory_reaches_the_emulator(rig: Rig) -> None:

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 from .spec import SPEC, TRADIER_CAPABILITIES, TradierSettings
 
 if TYPE_CHECKING:
+    from .auth import TradierAuth
     from .broker import TradierBroker, create
     from .config import TradierConfig
     from .stream import OrderUpdate, TradierAccountStream
 
 _LAZY = {
+    "TradierAuth": "auth",
     "TradierBroker": "broker",
     "create": "broker",
     "TradierConfig": "config",
@@ -37,6 +39,7 @@ __all__ = [
     "TRADIER_CAPABILITIES",
     "OrderUpdate",
     "TradierAccountStream",
+    "TradierAuth",
     "TradierBroker",
     "TradierConfig",
     "TradierSettings",

@@ -5,8 +5,9 @@ Tradier specifics a caller may notice (each documented where it is handled):
 * Orders keep their id when changed (native modify, ``PUT``), but only price, stop and
   duration can change: a new quantity is refused with ``NotSupportedError``.
 * There is no client-order-id field. The ``client_order_id`` travels in Tradier's
-  ``tag``; ``get_order_by_client_id`` finds an order by it, which is how an ambiguous
-  ``place_order`` (``RequestTimeoutError``) is reconciled.
+  ``tag``; ``get_order_by_client_id`` finds an order by it (so
+  ``capabilities.client_order_ids`` is true), which is how an ambiguous ``place_order``
+  (``RequestTimeoutError``) is reconciled.
 * Placing answers only ``{"id", "status": "ok"}``; the order is read back once so the
   result has its real status (a fill of a market order shows at once).
 * Positions carry no prices: value and P&L come from one quotes call.
@@ -14,10 +15,17 @@ Tradier specifics a caller may notice (each documented where it is handled):
   the orders (one per order, at its average price) and cash movements from history.
 * Payloads carry no read time, so ``as_of`` is the broker's clock from the last
   response's ``Date`` header (whole seconds), as the Alpaca adapter does.
+
+Every method takes and returns core models; Tradier's extras (``place_multileg_order``,
+``preview_order``, ``get_gain_loss``) use the broker-neutral ones in
+``brokerlink.core.extras``. A broker answer that cannot be read or mapped raises
+``UnexpectedResponseError`` (reads) or ``UnreadableAcknowledgementError`` (writes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
@@ -40,6 +48,7 @@ from brokerlink.core.errors import (
     OrderNotFoundError,
     SymbolNotFoundError,
 )
+from brokerlink.core.extras import ClosedPosition, MultiLegOrderRequest, OrderPreview
 from brokerlink.core.interface import BrokerBase
 from brokerlink.core.models import (
     AccountBalances,
@@ -55,13 +64,13 @@ from brokerlink.core.models import (
 )
 
 from . import mapping
-from .auth import credential_source
+from .auth import TradierAuth
 from .client import TradierClient
 from .config import TradierConfig
 from .errors import map_error
 from .spec import TRADIER_CAPABILITIES
 from .stream import TradierAccountStream
-from .wire import MultilegOrder, WireAccount, WireOrder
+from .wire import WireAccount, WireOrder
 
 BROKER = "tradier"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -80,7 +89,9 @@ def capabilities_for(account: WireAccount | None) -> Capabilities:
 
 
 class TradierBroker(BrokerBase):
-    """One Tradier account (``account_id``, or the first account of the profile)."""
+    """One Tradier account (``account_id``, or the first account of the profile), at
+    ``config``, else ``base_url``, else the sandbox unless ``sandbox=False`` (live is
+    never the default)."""
 
     def __init__(
         self,
@@ -90,7 +101,7 @@ class TradierBroker(BrokerBase):
         token_source: CredentialSource | None = None,
         account_id: str | None = None,
         base_url: str | None = None,
-        sandbox: bool = False,
+        sandbox: bool = True,
         config: TradierConfig | None = None,
         connection_id: str | None = None,
         audit: AuditSink | None = None,
@@ -100,10 +111,11 @@ class TradierBroker(BrokerBase):
             base_url or (credentials.base_url if credentials else None), sandbox=sandbox)
         self.connection_id = connection_id
         self._account_id = account_id or (credentials.account_id if credentials else None)
+        self.auth = TradierAuth.resolve(access_token=access_token, credentials=credentials,
+                                        source=token_source)
         self._transport = Transport(
             broker=BROKER, base_url=self.config.base_url,
-            credentials=credential_source(access_token=access_token, credentials=credentials,
-                                          source=token_source),
+            credentials=self.auth.credential_source(),
             error_mapper=map_error, rate_limits=self.config.rate_limits(), audit=audit,
             retry=retry or RetryPolicy(), connection_id=connection_id)
         self.client = TradierClient(self._transport)
@@ -169,6 +181,14 @@ class TradierBroker(BrokerBase):
         local = self._now().astimezone(NEW_YORK).time()
         return local < PRE_MARKET_ENDS or local >= POST_MARKET_ENDS
 
+    @contextmanager
+    def _mapping(self, operation: str) -> Iterator[None]:
+        """Map what Tradier answered to a read: a value the mapping cannot take (an
+        absurd number, a field that breaks a core rule) raises
+        ``UnexpectedResponseError``, never an untyped error."""
+        with self.client.reading(operation, write=False):
+            yield
+
     # --- account ---------------------------------------------------------------------
 
     async def get_account(self) -> BrokerAccount:
@@ -179,11 +199,13 @@ class TradierBroker(BrokerBase):
             raise BrokerError(f"Tradier account {self.account_id} left the profile",
                               broker=BROKER, connection_id=self.connection_id)
         self._account = account
-        return mapping.to_account(account, as_of=self._now())
+        with self._mapping("get_account"):
+            return mapping.account_from_wire(account, as_of=self._now())
 
     async def get_balances(self) -> AccountBalances:
         wire = await self.client.get_balances(self.account_id)
-        return mapping.to_balances(wire, as_of=self._now())
+        with self._mapping("get_balances"):
+            return mapping.balances_from_wire(wire, as_of=self._now())
 
     async def get_positions(self) -> list[Position]:
         wires = await self.client.get_positions(self.account_id)
@@ -192,47 +214,48 @@ class TradierBroker(BrokerBase):
         quotes = await self.client.get_quotes(sorted({w.symbol for w in wires}))
         by_symbol = {q.symbol: q for q in quotes.quote}
         now = self._now()
-        return [mapping.to_position(w, by_symbol.get(w.symbol), account_id=self.account_id,
-                                    as_of=now) for w in wires]
+        with self._mapping("get_positions"):
+            return [mapping.position_from_wire(w, by_symbol.get(w.symbol),
+                                               account_id=self.account_id, as_of=now)
+                    for w in wires]
 
     # --- orders ----------------------------------------------------------------------
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         """Place once; ``client_order_id`` travels as the tag. Raises the typed
-        rejection, ``NotSupportedError`` before any I/O, or ``RequestTimeoutError``
-        (reconcile with ``get_order_by_client_id``)."""
+        rejection, ``NotSupportedError``/``InvalidOrderError`` before any I/O, or
+        ``RequestTimeoutError`` (an ``UnreadableAcknowledgementError`` when the answer
+        could not be read): reconcile with ``get_order_by_client_id``, never resend."""
         self.capabilities.check_order(order, broker=BROKER)
-        form = mapping.order_form(order, before_open=self._before_open())
+        form = mapping.order_to_wire(order, before_open=self._before_open())
         ack = await self.client.place_order(self.account_id, form,
                                             client_order_id=order.client_order_id)
         return await self._result_for(ack.id, order.client_order_id)
 
-    async def place_multileg_order(self, order: MultilegOrder, *,
-                                   client_order_id: str | None = None) -> OrderResult:
-        """Tradier's multileg (all option legs) or combo (one equity leg) order. Raises
+    async def place_multileg_order(self, order: MultiLegOrderRequest) -> OrderResult:
+        """Tradier's multileg (every leg an option) or combo (one equity leg) order; the
+        legs are listed as orders sharing ``order.client_order_id``. Raises
+        ``NotSupportedError`` when the account takes no multileg orders, and otherwise
         like ``place_order``."""
-        form: dict[str, str] = {"class": order.order_class, "symbol": order.symbol,
-                                "type": order.type, "duration": order.duration}
-        if order.price is not None:
-            form["price"] = format(order.price, "f")
-        for index, leg in enumerate(order.legs):
-            form[f"side[{index}]"] = leg.side
-            form[f"quantity[{index}]"] = format(leg.quantity, "f")
-            if leg.option_symbol:
-                form[f"option_symbol[{index}]"] = leg.option_symbol
-        if client_order_id is not None:
-            form["tag"] = mapping.tag_for(client_order_id)
-        ack = await self.client.place_order(self.account_id, form,
-                                            client_order_id=client_order_id)
-        return OrderResult(success=True, order_id=str(ack.id), status=OrderStatus.PENDING_NEW,
-                           client_order_id=client_order_id, raw_status=ack.status)
+        if not self.capabilities.multi_leg:
+            raise NotSupportedError("this Tradier account takes no multileg orders (its "
+                                    "option level is too low)", broker=BROKER)
+        wire = mapping.multileg_order_to_wire(order)
+        ack = await self.client.place_order(self.account_id, wire,
+                                            client_order_id=order.client_order_id)
+        return OrderResult(success=True,
+                           order_id=str(ack.id) if ack.id is not None else None,
+                           status=OrderStatus.PENDING_NEW,
+                           client_order_id=order.client_order_id, raw_status=ack.status)
 
-    async def preview_order(self, order: OrderRequest) -> mapping.OrderPreview:
+    async def preview_order(self, order: OrderRequest) -> OrderPreview:
         """Ask Tradier what ``order`` would cost without placing it (``preview=true``).
         Raises the same typed rejections ``place_order`` would."""
         self.capabilities.check_order(order, broker=BROKER)
-        form = mapping.order_form(order, before_open=self._before_open())
-        return mapping.to_preview(await self.client.preview_order(self.account_id, form))
+        form = mapping.order_to_wire(order, before_open=self._before_open())
+        wire = await self.client.preview_order(self.account_id, form)
+        with self._mapping("preview_order"):
+            return mapping.preview_from_wire(wire)
 
     async def _result_for(self, order_id: int | None, client_order_id: str | None,
                           ) -> OrderResult:
@@ -241,16 +264,18 @@ class TradierBroker(BrokerBase):
                                client_order_id=client_order_id)
         try:
             wire = await self.client.get_order(self.account_id, str(order_id))
+            with self._mapping("get_order"):
+                return self._order(wire).to_result()
         except BrokerError:
             # The order was accepted; failing to read it back must not look like a refusal.
             return OrderResult(success=True, order_id=str(order_id),
                                status=OrderStatus.PENDING_NEW, client_order_id=client_order_id,
                                message="accepted; its status could not be read back yet")
-        return self._order(wire).to_result()
 
     async def modify_order(self, order_id: str, changes: OrderModify) -> OrderResult:
         """Change price, stop or duration in place (the id stays). Raises
-        ``NotSupportedError`` for a quantity or trailing change, before any I/O."""
+        ``NotSupportedError`` for a quantity or trailing change, before any I/O, and
+        ``UnreadableAcknowledgementError`` when the answer cannot be read."""
         self.capabilities.check_modify(changes, broker=BROKER)
         if changes.quantity is not None:
             raise NotSupportedError("Tradier cannot change an order's quantity; cancel it "
@@ -258,32 +283,42 @@ class TradierBroker(BrokerBase):
         if changes.trail_amount is not None or changes.trail_percent is not None:
             raise NotSupportedError("Tradier has no trailing stops", broker=BROKER)
         checked = self._order_id(order_id)
-        await self.client.change_order(self.account_id, checked, mapping.change_form(changes))
+        await self.client.change_order(self.account_id, checked,
+                                       mapping.modify_to_wire(changes),
+                                       client_order_id=changes.client_order_id)
         return await self._result_for(int(checked), changes.client_order_id)
 
     async def cancel_order(self, order_id: str) -> bool:
+        """Raises ``OrderNotFoundError``, ``InvalidOrderError`` (already final), or
+        ``UnreadableAcknowledgementError`` when the answer cannot be read."""
         await self.client.cancel_order(self.account_id, self._order_id(order_id))
         return True
 
     async def get_order(self, order_id: str) -> Order:
-        return self._order(await self.client.get_order(self.account_id,
-                                                       self._order_id(order_id)))
+        wire = await self.client.get_order(self.account_id, self._order_id(order_id))
+        with self._mapping("get_order"):
+            return self._order(wire)
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order:
-        """The order whose tag is ``client_order_id`` (the newest if several). Raises
-        ``OrderNotFoundError``."""
-        tag = mapping.tag_for(client_order_id)
+        """The order whose tag is ``client_order_id`` (the newest if several; a multileg
+        order's first leg). Tradier has no client-order-id field: the id rides in the tag
+        and every order is listed to find it. Raises ``OrderNotFoundError``, or
+        ``InvalidOrderError`` for an id no tag can hold."""
+        self.capabilities.require("client_order_ids", broker=BROKER)
+        tag = mapping.client_order_id_to_wire(client_order_id)
         matches = [w for w in mapping.flatten(await self.client.get_orders(self.account_id))
                    if w.tag == tag]
         if not matches:
             raise OrderNotFoundError(f"no Tradier order is tagged {client_order_id!r}",
                                      order_id=client_order_id, broker=BROKER,
                                      connection_id=self.connection_id)
-        return self._order(max(matches, key=lambda w: w.id))
+        with self._mapping("get_order_by_client_id"):
+            return self._order(max(matches, key=lambda w: w.id))
 
     async def get_orders(self, status: OrderStatus | None = None) -> list[Order]:
-        orders = [self._order(w) for w in
-                  mapping.flatten(await self.client.get_orders(self.account_id))]
+        wires = mapping.flatten(await self.client.get_orders(self.account_id))
+        with self._mapping("get_orders"):
+            orders = [self._order(w) for w in wires]
         orders.sort(key=lambda o: int(o.order_id), reverse=True)
         return [o for o in orders if status is None or o.status is status]
 
@@ -295,35 +330,37 @@ class TradierBroker(BrokerBase):
     async def get_transactions(self, start: date | datetime,
                                end: date | datetime) -> list[Transaction]:
         start, end = utc_range(start, end)
-        now = self._now()
-        fills = [mapping.fill_from_order(w, account_id=self.account_id, as_of=now)
-                 for w in mapping.flatten(await self.client.get_orders(self.account_id))]
+        orders = mapping.flatten(await self.client.get_orders(self.account_id))
         events = await self.client.get_history(self.account_id, start=start.date(),
                                                end=end.date())
-        cash = [mapping.from_history(e, account_id=self.account_id, as_of=now)
-                for e in events if e.type != "trade"]
+        now = self._now()
+        with self._mapping("get_transactions"):
+            fills = [mapping.fill_from_wire(w, account_id=self.account_id, as_of=now)
+                     for w in orders]
+            cash = [mapping.transaction_from_wire(e, account_id=self.account_id, as_of=now)
+                    for e in events if e.type != "trade"]
         found = [t for t in (*fills, *cash) if t is not None and start <= t.timestamp <= end]
         return sorted(found, key=lambda t: t.timestamp)
 
     def _order(self, wire: WireOrder) -> Order:
-        return mapping.to_order(wire, account_id=self.account_id, as_of=self._now())
+        return mapping.order_from_wire(wire, account_id=self.account_id, as_of=self._now())
 
     def _order_id(self, order_id: str) -> str:
         """Tradier order ids are integers: any other id cannot exist there."""
-        if not order_id.strip().isdigit():
+        if not order_id.strip().isdigit() or len(order_id.strip()) > 19:
             raise OrderNotFoundError(f"{order_id!r} is not a Tradier order id (they are "
                                      "integers)", order_id=order_id, broker=BROKER,
                                      connection_id=self.connection_id)
         return order_id.strip()
 
-    async def get_gain_loss(self, start: datetime | None = None,
-                            end: datetime | None = None) -> list[mapping.ClosedPosition]:
+    async def get_gain_loss(self, start: date | datetime | None = None,
+                            end: date | datetime | None = None) -> list[ClosedPosition]:
         """Closed positions with their realised gain (Tradier's ``/gainloss``, clearing
-        data updated nightly), newest close first."""
-        wires = await self.client.get_gainloss(
-            self.account_id, start=start.date() if start else None,
-            end=end.date() if end else None)
-        return [mapping.to_closed_position(w) for w in wires]
+        data updated nightly), newest close first. A datetime counts by its UTC date."""
+        wires = await self.client.get_gainloss(self.account_id, start=_day(start),
+                                               end=_day(end))
+        with self._mapping("get_gain_loss"):
+            return [mapping.closed_position_from_wire(w) for w in wires]
 
     # --- market data -----------------------------------------------------------------
 
@@ -338,7 +375,9 @@ class TradierBroker(BrokerBase):
             raise SymbolNotFoundError(f"Tradier does not know: {', '.join(wire.unmatched)}",
                                       symbol=wire.unmatched[0], broker=BROKER,
                                       connection_id=self.connection_id)
-        by_symbol = {q.symbol.upper(): mapping.to_quote(q, as_of=now) for q in wire.quote}
+        with self._mapping("get_quotes"):
+            by_symbol = {q.symbol.upper(): mapping.quote_from_wire(q, as_of=now)
+                         for q in wire.quote}
         result: dict[str, Quote] = {}
         for symbol in symbols:
             quote = by_symbol.get(symbol.strip().upper())
@@ -351,21 +390,24 @@ class TradierBroker(BrokerBase):
 
     # --- streaming -------------------------------------------------------------------
 
-    def order_stream(self) -> TradierAccountStream:
-        """The account's order updates (``async with`` it, then iterate). Reconnects by
-        itself; see ``TradierAccountStream``."""
+    def order_updates(self) -> TradierAccountStream:
+        """The account's order updates (``async with`` it, then iterate). Reopens itself
+        with capped, jittered backoff after a drop; see ``TradierAccountStream``. Raises
+        ``BrokerConnectionError`` before ``connect``."""
+        self.capabilities.require("streaming", broker=BROKER)
         return TradierAccountStream(self.client, self.account_id,
                                     connection_id=self.connection_id)
 
-    def order_updates(self) -> TradierAccountStream:
-        """The uniform streaming method (``brokerlink.core.events.StreamingBroker``): the
-        account's order stream. Raises ``BrokerConnectionError`` before ``connect``."""
-        return self.order_stream()
+
+def _day(value: date | datetime | None) -> date | None:
+    if isinstance(value, datetime):
+        return utc_range(value, value)[0].date()
+    return value
 
 
 def create(credentials: BrokerCredentials | None = None, *,
            access_token: SecretStr | str | None = None, account_id: str | None = None,
-           base_url: str | None = None, sandbox: bool = False,
+           base_url: str | None = None, sandbox: bool = True,
            emulator_url: str | None = None, token_source: CredentialSource | None = None,
            connection_id: str | None = None, audit: AuditSink | None = None) -> TradierBroker:
     """The registry factory: ``create_broker("tradier", access_token=..., account_id=...)``.

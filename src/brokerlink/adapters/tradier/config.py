@@ -1,27 +1,25 @@
-"""Tradier settings: hosts (live, sandbox, emulator), documented rate limits, OAuth URLs.
+"""Tradier settings: hosts (live, sandbox, emulator) and documented rate limits.
 
-Sources: REFERENCE.md sections 1 (hosts), 2 (OAuth) and 6 (rate limits).
+Sources: REFERENCE.md sections 1 (hosts) and 6 (rate limits). OAuth endpoints, scopes
+and the token lifetime live in ``spec.py`` (``SPEC.oauth``), their one home.
+
+``TradierConfig`` is frozen; build one with ``TradierConfig.live()``, ``.sandbox()``,
+``.emulator(url)`` or ``.for_base_url(url)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from pydantic import BaseModel, ConfigDict
+
 from brokerlink.adapters._shared import RateLimiter, RateLimits
 
-LIVE_API = "https://api.tradier.com/v1"
-SANDBOX_API = "https://sandbox.tradier.com/v1"
+from .spec import LIVE_API, SANDBOX_API
+
 LIVE_ACCOUNT_STREAM = "wss://ws.tradier.com/v1/accounts/events"
 SANDBOX_ACCOUNT_STREAM = "wss://sandbox-ws.tradier.com/v1/accounts/events"
-
-OAUTH_AUTHORIZE_URL = "https://api.tradier.com/v1/oauth/authorize"
-OAUTH_TOKEN_URL = "https://api.tradier.com/v1/oauth/accesstoken"  # noqa: S105  (a URL)
-OAUTH_REFRESH_URL = "https://api.tradier.com/v1/oauth/refreshtoken"
-OAUTH_SCOPES = ("read", "write", "market", "trade", "stream")
-ACCESS_TOKEN_LIFETIME = timedelta(hours=24)
-"""Tradier access tokens expire after 24 hours, no exceptions."""
 
 
 class Bucket(StrEnum):
@@ -41,8 +39,11 @@ class Environment(StrEnum):
     EMULATOR = "emulator"
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitTable:
+class RateLimitTable(BaseModel):
+    """Requests allowed per ``WINDOW`` in each of Tradier's buckets."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     standard: int
     market_data: int
     trading: int
@@ -53,9 +54,10 @@ SANDBOX_LIMITS = RateLimitTable(standard=60, market_data=60, trading=60)
 WINDOW = timedelta(minutes=1)
 
 
-@dataclass(frozen=True, slots=True)
-class TradierConfig:
+class TradierConfig(BaseModel):
     """Where and how fast to talk to Tradier. ``base_url`` ends in ``/v1``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     environment: Environment
     base_url: str
@@ -64,11 +66,13 @@ class TradierConfig:
 
     @classmethod
     def live(cls) -> TradierConfig:
-        return cls(Environment.LIVE, LIVE_API, LIVE_ACCOUNT_STREAM, LIVE_LIMITS)
+        return cls(environment=Environment.LIVE, base_url=LIVE_API,
+                   account_stream_url=LIVE_ACCOUNT_STREAM, limits=LIVE_LIMITS)
 
     @classmethod
     def sandbox(cls) -> TradierConfig:
-        return cls(Environment.SANDBOX, SANDBOX_API, SANDBOX_ACCOUNT_STREAM, SANDBOX_LIMITS)
+        return cls(environment=Environment.SANDBOX, base_url=SANDBOX_API,
+                   account_stream_url=SANDBOX_ACCOUNT_STREAM, limits=SANDBOX_LIMITS)
 
     @classmethod
     def emulator(cls, server_url: str) -> TradierConfig:
@@ -76,8 +80,8 @@ class TradierConfig:
         production limits."""
         root = server_url.rstrip("/")
         ws = root.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        return cls(Environment.EMULATOR, f"{root}/v1", f"{ws}/v1/accounts/events",
-                   LIVE_LIMITS)
+        return cls(environment=Environment.EMULATOR, base_url=f"{root}/v1",
+                   account_stream_url=f"{ws}/v1/accounts/events", limits=LIVE_LIMITS)
 
     @classmethod
     def for_base_url(cls, base_url: str | None, *, sandbox: bool = False) -> TradierConfig:

@@ -1,6 +1,8 @@
 """Pure translation between Tradier's wire models and brokerlink's core models.
 
-Explicit tables, both ways. Two Tradier facts shape this module:
+Explicit tables, both ways. Names follow the kit's rule: ``<core_thing>_from_wire`` for
+wire -> core, ``<thing>_to_wire`` for core -> wire (a typed request model from
+``wire.py``). Two Tradier facts shape this module:
 
 * **Positions carry no prices.** Tradier returns ``cost_basis`` (total, x100 for
   options), ``quantity`` and ``date_acquired`` only; average cost, price, market value
@@ -17,6 +19,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
 
 from brokerlink.core.enums import (
     AccountStatus,
@@ -31,10 +34,15 @@ from brokerlink.core.enums import (
     TransactionType,
 )
 from brokerlink.core.errors import InvalidOrderError, SymbolNotFoundError
+from brokerlink.core.extras import (
+    ClosedPosition,
+    MultiLegOrderRequest,
+    NetPriceType,
+    OrderPreview,
+)
 from brokerlink.core.models import (
     AccountBalances,
     BrokerAccount,
-    Model,
     Order,
     OrderModify,
     OrderRequest,
@@ -43,14 +51,19 @@ from brokerlink.core.models import (
     Transaction,
 )
 from brokerlink.core.symbols import parse_occ
-from brokerlink.core.values import Dec, UtcDatetime
 
 from .wire import (
+    ChangeForm,
+    MultilegLeg,
+    MultilegOrder,
+    OrderForm,
+    Side,
     WireAccount,
     WireBalances,
     WireClosedPosition,
     WireHistoryEvent,
     WireOrder,
+    WireOrderEvent,
     WireOrderPreview,
     WirePosition,
     WireQuote,
@@ -83,11 +96,15 @@ for _raw, _status in STATUS_FROM_WIRE.items():
     STATUS_TO_WIRE.setdefault(_status, ())
     STATUS_TO_WIRE[_status] += (_raw,)
 
-SIDE_TO_WIRE: dict[OrderSide, str] = {side: side.value for side in OrderSide}
+SIDE_TO_WIRE: dict[OrderSide, Side] = {
+    OrderSide.BUY: "buy", OrderSide.SELL: "sell", OrderSide.SELL_SHORT: "sell_short",
+    OrderSide.BUY_TO_COVER: "buy_to_cover", OrderSide.BUY_TO_OPEN: "buy_to_open",
+    OrderSide.BUY_TO_CLOSE: "buy_to_close", OrderSide.SELL_TO_OPEN: "sell_to_open",
+    OrderSide.SELL_TO_CLOSE: "sell_to_close"}
 """Tradier spells every side as brokerlink does (``buy_to_open``, ``sell_short``...)."""
 SIDE_FROM_WIRE: dict[str, OrderSide] = {v: k for k, v in SIDE_TO_WIRE.items()}
 
-TYPE_TO_WIRE: dict[OrderType, str] = {
+TYPE_TO_WIRE: dict[OrderType, Literal["market", "limit", "stop", "stop_limit"]] = {
     OrderType.MARKET: "market",
     OrderType.LIMIT: "limit",
     OrderType.STOP: "stop",
@@ -125,16 +142,20 @@ HISTORY_TYPE_FROM_WIRE: dict[str, TransactionType] = {
 CASH_MOVEMENTS = frozenset({"ach", "wire", "check"})
 """Deposits or withdrawals, by the sign of ``amount``."""
 
+NET_TYPE_TO_WIRE: dict[NetPriceType, Literal["market", "debit", "credit", "even"]] = {
+    NetPriceType.MARKET: "market", NetPriceType.DEBIT: "debit",
+    NetPriceType.CREDIT: "credit", NetPriceType.EVEN: "even"}
+
 TAG = re.compile(r"^[A-Za-z0-9-]{1,255}$")
 
 
-def status_from_wire(raw: str) -> OrderStatus:
+def order_status_from_wire(raw: str) -> OrderStatus:
     """Every documented status has a row; anything else is ``UNKNOWN`` (never a guess)."""
     return STATUS_FROM_WIRE.get(raw.strip().lower(), OrderStatus.UNKNOWN)
 
 
 def duration_to_wire(time_in_force: TimeInForce, extended_hours: bool, *,
-                     before_open: bool) -> str:
+                     before_open: bool) -> Literal["day", "gtc", "pre", "post"]:
     """``pre``/``post`` for an extended-hours order (whichever session comes next),
     else ``day``/``gtc``. Raises ``InvalidOrderError`` for other values."""
     if extended_hours:
@@ -150,7 +171,7 @@ def duration_to_wire(time_in_force: TimeInForce, extended_hours: bool, *,
                             field="time_in_force")
 
 
-def tag_for(client_order_id: str) -> str:
+def client_order_id_to_wire(client_order_id: str) -> str:
     """The Tradier ``tag`` carrying ``client_order_id``. Raises ``InvalidOrderError`` when
     the id has characters a tag cannot hold (Tradier allows letters, digits and ``-``)."""
     if not TAG.match(client_order_id):
@@ -160,52 +181,60 @@ def tag_for(client_order_id: str) -> str:
     return client_order_id
 
 
-def _text(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
-
-
 # --- requests --------------------------------------------------------------------------
 
 
-def order_form(order: OrderRequest, *, before_open: bool) -> dict[str, str]:
-    """The form fields of an equity or option order (REFERENCE.md section 3.5)."""
+def order_to_wire(order: OrderRequest, *, before_open: bool) -> OrderForm:
+    """The form of an equity or option order (REFERENCE.md section 3.5); its
+    ``client_order_id`` travels as the tag. Raises ``InvalidOrderError`` when the id cannot
+    be a tag or the time in force has no Tradier duration."""
     is_option = order.asset_type is AssetType.OPTION
-    form = {
-        "class": "option" if is_option else "equity",
-        "symbol": order.symbol,
-        "side": SIDE_TO_WIRE[order.side],
-        "quantity": _text(order.quantity),
-        "type": TYPE_TO_WIRE[order.order_type],
-        "duration": duration_to_wire(order.time_in_force, order.extended_hours,
-                                     before_open=before_open),
-        "tag": tag_for(order.client_order_id),
-    }
-    if is_option:
-        form["option_symbol"] = order.instrument_symbol
-    if order.limit_price is not None:
-        form["price"] = _text(order.limit_price)
-    if order.stop_price is not None:
-        form["stop"] = _text(order.stop_price)
-    return form
+    return OrderForm(
+        order_class="option" if is_option else "equity", symbol=order.symbol,
+        side=SIDE_TO_WIRE[order.side], quantity=order.quantity,
+        type=TYPE_TO_WIRE[order.order_type],
+        duration=duration_to_wire(order.time_in_force, order.extended_hours,
+                                  before_open=before_open),
+        price=order.limit_price, stop=order.stop_price,
+        option_symbol=order.instrument_symbol if is_option else None,
+        tag=client_order_id_to_wire(order.client_order_id))
 
 
-def change_form(changes: OrderModify) -> dict[str, str]:
-    """The fields of a change (PUT): only what changes."""
-    form: dict[str, str] = {}
-    if changes.limit_price is not None:
-        form["price"] = _text(changes.limit_price)
-    if changes.stop_price is not None:
-        form["stop"] = _text(changes.stop_price)
-    if changes.time_in_force is not None:
-        form["duration"] = duration_to_wire(changes.time_in_force, False, before_open=False)
-    return form
+def modify_to_wire(changes: OrderModify) -> ChangeForm:
+    """The fields of a change (PUT): only what changes. Raises ``InvalidOrderError`` for a
+    time in force other than day or GTC."""
+    duration = None if changes.time_in_force is None else \
+        _plain_duration(changes.time_in_force)
+    return ChangeForm(price=changes.limit_price, stop=changes.stop_price,
+                      duration=duration)
+
+
+def _plain_duration(time_in_force: TimeInForce) -> Literal["day", "gtc"]:
+    if time_in_force is TimeInForce.DAY:
+        return "day"
+    if time_in_force is TimeInForce.GTC:
+        return "gtc"
+    raise InvalidOrderError(f"Tradier has no time_in_force {time_in_force.value}",
+                            field="time_in_force")
+
+
+def multileg_order_to_wire(order: MultiLegOrderRequest) -> MultilegOrder:
+    """Tradier's multileg (every leg an option) or combo (one equity leg) order. Raises
+    ``InvalidOrderError`` for a time in force other than day or GTC, or a client order
+    id that cannot be a tag."""
+    duration = _plain_duration(order.time_in_force)
+    legs = tuple(MultilegLeg(side=SIDE_TO_WIRE[leg.side], quantity=leg.quantity,
+                             option_symbol=leg.symbol if leg.is_option else None)
+                 for leg in order.legs)
+    return MultilegOrder(symbol=order.underlying, type=NET_TYPE_TO_WIRE[order.price_type],
+                         duration=duration, price=order.price, legs=legs,
+                         tag=client_order_id_to_wire(order.client_order_id))
 
 
 # --- accounts --------------------------------------------------------------------------
 
 
-def to_account(wire: WireAccount, *, as_of: datetime) -> BrokerAccount:
+def account_from_wire(wire: WireAccount, *, as_of: datetime) -> BrokerAccount:
     account_type = ACCOUNT_TYPE_FROM_WIRE.get(wire.type, AccountType.UNKNOWN)
     if "ira" in (wire.classification or "").lower():
         account_type = AccountType.IRA
@@ -220,7 +249,7 @@ def to_account(wire: WireAccount, *, as_of: datetime) -> BrokerAccount:
         last_sync=as_of, raw_status=wire.status)
 
 
-def to_balances(wire: WireBalances, *, as_of: datetime) -> AccountBalances:
+def balances_from_wire(wire: WireBalances, *, as_of: datetime) -> AccountBalances:
     """Cash accounts spend ``cash.cash_available``; margin and pdt accounts spend
     ``stock_buying_power``."""
     cash = wire.total_cash
@@ -244,7 +273,7 @@ def to_balances(wire: WireBalances, *, as_of: datetime) -> AccountBalances:
         market_value=wire.market_value)
 
 
-def to_position(wire: WirePosition, quote: WireQuote | None, *, account_id: str,
+def position_from_wire(wire: WirePosition, quote: WireQuote | None, *, account_id: str,
                 as_of: datetime) -> Position:
     """Average cost from ``cost_basis``; price, value and P&L from ``quote`` (None
     leaves them unknown rather than zero)."""
@@ -279,11 +308,11 @@ def to_position(wire: WirePosition, quote: WireQuote | None, *, account_id: str,
 # --- orders ----------------------------------------------------------------------------
 
 
-def to_order(wire: WireOrder, *, account_id: str, as_of: datetime,
+def order_from_wire(wire: WireOrder, *, account_id: str, as_of: datetime,
              source: DataSource = DataSource.LIVE) -> Order:
     """A single-leg order (or one leg of a multileg order) as a core ``Order``. A
     multileg parent maps to its net order: the underlying, its net type as a limit."""
-    status = status_from_wire(wire.status)
+    status = order_status_from_wire(wire.status)
     tif, extended = DURATION_FROM_WIRE.get(wire.duration or "day", (TimeInForce.DAY, False))
     order_type = TYPE_FROM_WIRE.get(wire.type, OrderType.MARKET)
     contract = parse_occ(wire.option_symbol) if wire.option_symbol else None
@@ -329,7 +358,7 @@ def flatten(orders: Iterable[WireOrder]) -> list[WireOrder]:
 # --- quotes and transactions -----------------------------------------------------------
 
 
-def to_quote(wire: WireQuote, *, as_of: datetime) -> Quote:
+def quote_from_wire(wire: WireQuote, *, as_of: datetime) -> Quote:
     return Quote(
         as_of=as_of, symbol=wire.symbol, bid=wire.bid, ask=wire.ask, last=wire.last,
         bid_size=wire.bidsize, ask_size=wire.asksize, last_size=wire.last_volume,
@@ -337,7 +366,7 @@ def to_quote(wire: WireQuote, *, as_of: datetime) -> Quote:
         timestamp=wire.trade_date or wire.bid_date or as_of)
 
 
-def fill_from_order(wire: WireOrder, *, account_id: str, as_of: datetime) -> Transaction | None:
+def fill_from_wire(wire: WireOrder, *, account_id: str, as_of: datetime) -> Transaction | None:
     """An order's executions as one ``FILL`` (Tradier reports executed quantity and
     average price per order; its history has no order ids). None if nothing filled."""
     if not wire.exec_quantity or wire.avg_fill_price is None:
@@ -353,7 +382,8 @@ def fill_from_order(wire: WireOrder, *, account_id: str, as_of: datetime) -> Tra
         price=wire.avg_fill_price, order_id=str(wire.id))
 
 
-def from_history(wire: WireHistoryEvent, *, account_id: str, as_of: datetime) -> Transaction:
+def transaction_from_wire(wire: WireHistoryEvent, *, account_id: str,
+                          as_of: datetime) -> Transaction:
     """A history event. History has no ids, so the id is a digest of the event."""
     kind = HISTORY_TYPE_FROM_WIRE.get(wire.type)
     if kind is None:
@@ -381,20 +411,7 @@ def from_history(wire: WireHistoryEvent, *, account_id: str, as_of: datetime) ->
 # --- preview ---------------------------------------------------------------------------
 
 
-class OrderPreview(Model):
-    """What Tradier says an order would cost, without placing it (``preview=true``)."""
-
-    accepted: bool
-    cost: Dec | None = None
-    order_cost: Dec | None = None
-    commission: Dec | None = None
-    fees: Dec | None = None
-    margin_change: Dec | None = None
-    extended_hours: bool = False
-    day_trades: int | None = None
-
-
-def to_preview(wire: WireOrderPreview) -> OrderPreview:
+def preview_from_wire(wire: WireOrderPreview) -> OrderPreview:
     return OrderPreview(accepted=wire.result and wire.status == "ok", cost=wire.cost,
                         order_cost=wire.order_cost, commission=wire.commission,
                         fees=wire.fees, margin_change=wire.margin_change,
@@ -404,23 +421,40 @@ def to_preview(wire: WireOrderPreview) -> OrderPreview:
 # --- gain/loss -------------------------------------------------------------------------
 
 
-class ClosedPosition(Model):
-    """One closed lot from ``/gainloss``: what it cost, what it fetched, the difference."""
-
-    symbol: str
-    quantity: Dec
-    cost: Dec
-    proceeds: Dec
-    gain_loss: Dec
-    gain_loss_percent: Dec | None = None
-    opened_at: UtcDatetime
-    closed_at: UtcDatetime
-    term_days: int | None = None
-
-
-def to_closed_position(wire: WireClosedPosition) -> ClosedPosition:
+def closed_position_from_wire(wire: WireClosedPosition) -> ClosedPosition:
     return ClosedPosition(symbol=wire.symbol, quantity=wire.quantity, cost=wire.cost,
                           proceeds=wire.proceeds, gain_loss=wire.gain_loss,
                           gain_loss_percent=wire.gain_loss_percent,
                           opened_at=wire.open_date, closed_at=wire.close_date,
                           term_days=wire.term)
+
+
+# --- stream ----------------------------------------------------------------------------
+
+
+def streamed_order_from_wire(order: Order, wire: WireOrderEvent) -> Order:
+    """``order`` (as read over REST) with an account-stream message's facts laid over it
+    (the message carries no symbol, side or quantity)."""
+    status = order_status_from_wire(wire.status)
+    update: dict[str, Any] = {"status": status, "raw_status": wire.status,
+                              "source": DataSource.STREAM}
+    if wire.transaction_date is not None:
+        update["as_of"] = update["updated_at"] = wire.transaction_date
+        if status is OrderStatus.FILLED:
+            update["filled_at"] = wire.transaction_date
+        elif status is OrderStatus.CANCELED:
+            update["canceled_at"] = wire.transaction_date
+        elif status is OrderStatus.EXPIRED:
+            update["expired_at"] = wire.transaction_date
+    if wire.exec_quantity is not None:
+        update["filled_quantity"] = wire.exec_quantity
+    if wire.avg_fill_price:
+        update["average_fill_price"] = wire.avg_fill_price
+    # Zero means "not set" in these messages (a market order shows price 0.0).
+    if wire.price and order.limit_price is not None:
+        update["limit_price"] = wire.price
+    if wire.stop_price and order.stop_price is not None:
+        update["stop_price"] = wire.stop_price
+    if wire.tag:
+        update["client_order_id"] = wire.tag
+    return order.model_copy(update=update)

@@ -47,14 +47,15 @@ TRADIER_CAPABILITIES = Capabilities(
     extended_hours=True,
     options=True,
     options_level=6,
-    # Multileg orders go through TradierBroker.place_multileg_order, not place_order.
+    # Multileg orders go through TradierBroker.place_multileg_order (a core
+    # MultiLegOrderRequest), not place_order.
     multi_leg=True,
     modify=ModifyStyle.NATIVE,
     streaming=True,
     order_preview=True,
-    # Tradier has no client-order-id field; the id rides in the order's tag, which the
-    # adapter searches (see broker.py).
-    client_order_ids=False,
+    # Tradier has no client-order-id field, but the id rides in the order's tag and
+    # get_order_by_client_id finds it by listing the orders (broker.py): the lookup works.
+    client_order_ids=True,
     quotes=True,
     option_quotes=True,
     transactions=True,

@@ -11,27 +11,30 @@ Protocol (``REFERENCE.md`` section 7):
 
 So each update's full ``Order`` is the order as last read over REST (fetched once per
 order id, then cached) with the message's status, fill figures, prices and time laid
-over it. A dropped connection is reopened with a *new* session (a session id is
-single-use) and counted in ``reconnects``; messages sent while it was away are not
+over it (``mapping.streamed_order_from_wire``).
+
+The life cycle is the shared one (``_shared/stream.py``): a dropped connection is
+reopened with a *new* session (a session id is single-use) after a capped, jittered
+backoff, and counted in ``reconnects``. Messages sent while it was away are not
 replayed, so a consumer that must not miss a fill re-reads orders after ``reconnects``
 changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 from collections import deque
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable
 
 import websockets
-from pydantic import ValidationError
+from websockets.asyncio.client import ClientConnection
 
-from brokerlink.adapters._shared.order_stream import WebsocketOrderStream
-from brokerlink.adapters._shared.wire_json import decode_frame as _decode
-from brokerlink.core.enums import DataSource, OrderStatus
-from brokerlink.core.errors import BrokerConnectionError, BrokerError
+from brokerlink.adapters._shared.stream import Backoff, Sleep, WebsocketOrderStream
+from brokerlink.adapters._shared.wire_client import loads_bounded
+from brokerlink.core.enums import DataSource
 from brokerlink.core.events import OrderUpdate
 from brokerlink.core.models import Order
 
@@ -41,56 +44,32 @@ from .wire import WireOrderEvent
 
 logger = logging.getLogger("brokerlink.adapters.tradier.stream")
 
-ZERO = Decimal(0)
+OPERATION = "order_stream"
 
-__all__ = ["OrderUpdate", "TradierAccountStream", "merge"]
+__all__ = ["OrderUpdate", "TradierAccountStream"]
 """``OrderUpdate`` is the core model (``brokerlink.core.events``), re-exported here."""
 
 
-def merge(order: Order, wire: WireOrderEvent) -> Order:
-    """``order`` (as read over REST) with the stream message's facts laid over it."""
-    status = mapping.status_from_wire(wire.status)
-    update: dict[str, Any] = {"status": status, "raw_status": wire.status,
-                              "source": DataSource.STREAM}
-    if wire.transaction_date is not None:
-        update["as_of"] = update["updated_at"] = wire.transaction_date
-        if status is OrderStatus.FILLED:
-            update["filled_at"] = wire.transaction_date
-        elif status is OrderStatus.CANCELED:
-            update["canceled_at"] = wire.transaction_date
-        elif status is OrderStatus.EXPIRED:
-            update["expired_at"] = wire.transaction_date
-    if wire.exec_quantity is not None:
-        update["filled_quantity"] = wire.exec_quantity
-    if wire.avg_fill_price:
-        update["average_fill_price"] = wire.avg_fill_price
-    # Zero means "not set" in these messages (a market order shows price 0.0).
-    if wire.price and order.limit_price is not None:
-        update["limit_price"] = wire.price
-    if wire.stop_price and order.stop_price is not None:
-        update["stop_price"] = wire.stop_price
-    if wire.tag:
-        update["client_order_id"] = wire.tag
-    return order.model_copy(update=update)
-
-
 class TradierAccountStream(WebsocketOrderStream):
-    """``async with broker.order_stream() as stream: async for update in stream: ...``
+    """``async with broker.order_updates() as stream: async for update in stream: ...``
 
     ``listening`` is set once the first frame after subscribing arrived (``wait_active``
-    waits for it). Raises ``BrokerConnectionError`` when the stream cannot be (re)opened
-    ``max_attempts`` times in a row, and the client's errors when a session or an order
+    waits for it): Tradier does not acknowledge a subscription. Raises
+    ``BrokerConnectionError`` when the stream cannot be (re)opened
+    ``backoff.max_attempts`` times in a row, the client's errors when a session or an
+    order cannot be read, and ``UnexpectedResponseError`` for an order message that
     cannot be read.
     """
 
-    def __init__(self, client: TradierClient, account_id: str, *, max_attempts: int = 4,
-                 connection_id: str | None = None) -> None:
-        # The subscription counts as live (listening, status True) once its first frame
-        # arrives: Tradier sends no acknowledgement of the subscription itself.
-        super().__init__(description="Tradier account stream")
+    def __init__(self, client: TradierClient, account_id: str, *,
+                 backoff: Backoff | None = None, connection_id: str | None = None,
+                 jitter_source: Callable[[], float] = random.random,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        # Not live on open: the subscription counts as live once its first frame arrives.
+        super().__init__(description="Tradier account stream", backoff=backoff,
+                         jitter_source=jitter_source, sleep=sleep, up_on_open=False)
         self.account_id = account_id
         self._client = client
-        self._max_attempts = max_attempts
         self._connection_id = connection_id
         self._orders: dict[int, Order] = {}
         self._pending: deque[OrderUpdate] = deque()
@@ -99,33 +78,18 @@ class TradierAccountStream(WebsocketOrderStream):
         return f"TradierAccountStream(account_id={self.account_id!r}, " \
                f"reconnects={self.reconnects})"
 
-    def _lost(self, why: str, exc: BaseException | None = None) -> BrokerConnectionError:
-        detail = f": {type(exc).__name__}" if exc is not None else ""
-        return BrokerConnectionError(f"Tradier's account stream {why}{detail}",
-                                     broker="tradier", connection_id=self._connection_id)
-
-    async def _connect(self) -> None:
-        for attempt in range(1, self._max_attempts + 1):
-            # A session id is single-use: every (re)connection asks for a new one.
-            session = await self._client.create_account_session()
-            try:
-                ws = await websockets.connect(session.url, open_timeout=10,
-                                              ping_interval=None)
-            except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
-                if attempt == self._max_attempts:
-                    raise self._lost("cannot be reached", exc) from exc
-                continue
-            try:
-                await ws.send(json.dumps({"events": ["order"],
-                                          "sessionid": session.sessionid,
-                                          "excludeAccounts": []}))
-            except websockets.ConnectionClosed as exc:
-                await ws.close()
-                if attempt == self._max_attempts:
-                    raise self._lost("closed while subscribing", exc) from exc
-                continue
-            self._ws = ws
-            return
+    async def _open(self) -> ClientConnection:
+        """One attempt: a new session (a session id is single-use), connect, subscribe.
+        Raises the client's errors for the session, or a retryable connection error."""
+        session = await self._client.create_account_session()
+        ws = await websockets.connect(session.url, open_timeout=10, ping_interval=None)
+        try:
+            await ws.send(json.dumps({"events": ["order"], "sessionid": session.sessionid,
+                                      "excludeAccounts": []}))
+        except websockets.ConnectionClosed:
+            await ws.close()
+            raise
+        return ws
 
     async def wait_active(self, *, reconnects: int = 0) -> None:
         """Wait for the first frame after subscribing (Tradier's heartbeat; the emulator
@@ -160,26 +124,27 @@ class TradierAccountStream(WebsocketOrderStream):
 
     async def _parse(self, raw: str | bytes) -> OrderUpdate | None:
         try:
-            message = _decode(raw)
+            message = loads_bounded(raw)
         except ValueError:
             logger.warning("ignoring a Tradier stream frame that is not JSON")
             return None
         if not isinstance(message, dict) or message.get("event") != "order":
             # Heartbeats, and anything newer than this adapter, are not order updates.
             return None
-        try:
+        with self._client.reading(OPERATION, write=False):
             wire = WireOrderEvent.model_validate(message)
-        except ValidationError as exc:
-            raise BrokerError(f"Tradier's account stream sent an order message of an "
-                              f"unexpected shape: {str(exc)[:200]}", broker="tradier",
-                              connection_id=self._connection_id) from exc
         known = self._orders.get(wire.id)
         if known is None:
             fetched = await self._client.get_order(self.account_id, str(wire.id))
-            known = mapping.to_order(fetched, account_id=self.account_id,
-                                     as_of=self._client.now(), source=DataSource.STREAM)
-        order = merge(known, wire)
+            with self._client.reading(OPERATION, write=False):
+                known = mapping.order_from_wire(fetched, account_id=self.account_id,
+                                                as_of=self._client.now(),
+                                                source=DataSource.STREAM)
+        with self._client.reading(OPERATION, write=False):
+            order = mapping.streamed_order_from_wire(known, wire)
+            update = OrderUpdate(
+                event=wire.status, order=order, timestamp=wire.transaction_date,
+                fill_quantity=wire.last_fill_quantity or None,
+                parent_order_id=str(wire.parent_id) if wire.parent_id else None)
         self._orders[wire.id] = order
-        return OrderUpdate(event=wire.status, order=order, timestamp=wire.transaction_date,
-                           fill_quantity=wire.last_fill_quantity or None,
-                           parent_order_id=str(wire.parent_id) if wire.parent_id else None)
+        return update

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from brokerlink.adapters._shared.wire_client import DecimalText, WireRequest
 from brokerlink.core.values import Dec, UtcDatetime
 
 NULL = "null"
@@ -48,8 +49,14 @@ def unwrap(value: Any, key: str) -> list[Any]:
 
 
 def _epoch_ms(value: Any) -> Any:
+    """Epoch milliseconds -> an aware UTC datetime. Raises ``ValueError`` (reported by
+    pydantic against the field) for numbers no datetime can hold: without this a huge or
+    infinite number escaped as an untyped ``OverflowError``."""
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return datetime.fromtimestamp(int(value) / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(int(value) / 1000, UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a time in epoch milliseconds") from exc
     return value
 
 
@@ -58,6 +65,9 @@ def _null_is_none(value: Any) -> Any:
 
 
 Many = BeforeValidator(many)
+WireId = Annotated[int, Field(ge=0, lt=2**63)]
+"""Tradier's numeric ids. Bounded: an absurd number in a hostile body would otherwise
+become an int too long to print (``ValueError`` far from the parser)."""
 EpochMs = Annotated[datetime, BeforeValidator(_epoch_ms)]
 OptDec = Annotated[Dec | None, BeforeValidator(_null_is_none)]
 
@@ -139,7 +149,7 @@ class WirePosition(Wire):
 
     cost_basis: Dec
     date_acquired: UtcDatetime | None = None
-    id: int
+    id: WireId
     quantity: Dec
     symbol: str
 
@@ -148,7 +158,7 @@ class WirePosition(Wire):
 
 
 class WireOrder(Wire):
-    id: int
+    id: WireId
     type: str
     symbol: str
     side: str
@@ -176,7 +186,7 @@ class WireOrder(Wire):
 class WireOrderAck(Wire):
     """What place, change and cancel answer: ``{"order": {"id", "status": "ok"}}``."""
 
-    id: int | None = None
+    id: WireId | None = None
     status: str
     partner_id: str | None = None
 
@@ -337,7 +347,7 @@ class WireStreamSession(Wire):
 class WireOrderEvent(Wire):
     """One account-stream order message."""
 
-    id: int
+    id: WireId
     event: Literal["order"]
     status: str
     type: str | None = None
@@ -351,31 +361,69 @@ class WireOrderEvent(Wire):
     create_date: UtcDatetime | None = None
     account: str | None = None
     tag: str | None = None
-    parent_id: int | None = None
+    parent_id: WireId | None = None
 
 
 # --- requests ----------------------------------------------------------------------------
+#
+# What the adapter sends, typed: each model checks Tradier's documented values, and
+# ``to_wire()`` gives the form fields or query parameters (amounts as plain decimal text,
+# never a float; unset fields left out).
+
+Side = Literal["buy", "sell", "sell_short", "buy_to_cover", "buy_to_open", "buy_to_close",
+               "sell_to_open", "sell_to_close"]
+Duration = Literal["day", "gtc", "pre", "post"]
 
 
-class MultilegLeg(Wire):
+class OrderForm(WireRequest):
+    """``POST /accounts/{id}/orders`` for one equity or option order (REFERENCE.md
+    section 3.5). ``preview=True`` asks Tradier to validate it and place nothing."""
+
+    order_class: Literal["equity", "option"] = Field(alias="class")
+    symbol: str
+    side: Side
+    quantity: DecimalText
+    type: Literal["market", "limit", "stop", "stop_limit"]
+    duration: Duration
+    price: DecimalText | None = None
+    stop: DecimalText | None = None
+    option_symbol: str | None = None
+    tag: str | None = None
+    preview: bool | None = None
+
+    @property
+    def instrument(self) -> str:
+        return self.option_symbol or self.symbol
+
+
+class ChangeForm(WireRequest):
+    """``PUT /accounts/{id}/orders/{order_id}``: only what changes."""
+
+    price: DecimalText | None = None
+    stop: DecimalText | None = None
+    duration: Literal["day", "gtc"] | None = None
+
+
+class MultilegLeg(WireRequest):
     """One leg of a multileg order: an option (``option_symbol``) or, in a combo, the
     equity leg (no ``option_symbol``)."""
 
-    side: Literal["buy", "sell", "sell_short", "buy_to_cover", "buy_to_open",
-                  "buy_to_close", "sell_to_open", "sell_to_close"]
-    quantity: Dec
+    side: Side
+    quantity: DecimalText
     option_symbol: str | None = None
 
 
-class MultilegOrder(Wire):
+class MultilegOrder(WireRequest):
     """Tradier's multileg (or combo, with an equity leg) order: 2 to 4 legs on one
-    underlying, at a net ``debit``/``credit`` price, ``even`` or ``market``."""
+    underlying, at a net ``debit``/``credit`` price, ``even`` or ``market``. Its legs go
+    out as indexed fields (``side[0]``, ``quantity[0]``, ``option_symbol[0]``...)."""
 
     symbol: str
     type: Literal["market", "debit", "credit", "even"]
     duration: Literal["day", "gtc"] = "day"
-    price: OptDec = None
+    price: DecimalText | None = None
     legs: tuple[MultilegLeg, ...] = Field(min_length=2, max_length=4)
+    tag: str | None = None
 
     @model_validator(mode="after")
     def _price_rules(self) -> MultilegOrder:
@@ -386,5 +434,97 @@ class MultilegOrder(Wire):
         return self
 
     @property
-    def order_class(self) -> str:
+    def order_class(self) -> Literal["multileg", "combo"]:
         return "multileg" if all(leg.option_symbol for leg in self.legs) else "combo"
+
+    def to_wire(self) -> dict[str, Any]:
+        """The form fields, legs indexed as Tradier takes them."""
+        fields = super().to_wire()
+        legs = fields.pop("legs")
+        fields["class"] = self.order_class
+        for index, leg in enumerate(legs):
+            for name, value in leg.items():
+                fields[f"{name}[{index}]"] = value
+        return fields
+
+
+class DateRangeQuery(WireRequest):
+    """The query of ``/history`` (``start``, ``end``, ``type``, ``limit``) and
+    ``/gainloss`` (``start``, ``end``)."""
+
+    start: date | None = None
+    end: date | None = None
+    type: str | None = None
+    limit: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class OrdersQuery(WireRequest):
+    """``GET /accounts/{id}/orders``: tags included (they carry client order ids), and
+    every order, not only today's."""
+
+    include_tags: bool = Field(default=True, alias="includeTags")
+    filter: Literal["all", "intraday"] = "all"
+
+
+class OrderQuery(WireRequest):
+    include_tags: bool = Field(default=True, alias="includeTags")
+
+
+class QuotesQuery(WireRequest):
+    symbols: str
+    greeks: bool = False
+
+
+# --- answers: the envelopes Tradier wraps every body in ------------------------------------
+
+
+def _unwrapping(key: str) -> BeforeValidator:
+    return BeforeValidator(lambda value: unwrap(value, key))
+
+
+class ProfileAnswer(Wire):
+    profile: WireProfile
+
+
+class BalancesAnswer(Wire):
+    balances: WireBalances
+
+
+class PositionsAnswer(Wire):
+    positions: Annotated[list[WirePosition], _unwrapping("position")]
+
+
+class HistoryAnswer(Wire):
+    history: Annotated[list[WireHistoryEvent], _unwrapping("event")]
+
+
+class GainLossAnswer(Wire):
+    gainloss: Annotated[list[WireClosedPosition], _unwrapping("closed_position")]
+
+
+class OrdersAnswer(Wire):
+    orders: Annotated[list[WireOrder], _unwrapping("order")]
+
+
+class OrderAnswer(Wire):
+    order: WireOrder
+
+
+class AckAnswer(Wire):
+    order: WireOrderAck
+
+
+class PreviewAnswer(Wire):
+    order: WireOrderPreview
+
+
+class QuotesAnswer(Wire):
+    quotes: WireQuotes
+
+
+class ClockAnswer(Wire):
+    clock: WireClock
+
+
+class StreamSessionAnswer(Wire):
+    stream: WireStreamSession
