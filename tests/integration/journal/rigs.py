@@ -26,6 +26,8 @@ NO_WAIT = RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0, max_retry_a
 """Read retries without pauses: fault tests stay fast."""
 
 ORDER_PATHS = {"alpaca": "/v2/orders", "tradier": "/v1/accounts/*/orders"}
+LOOKUP_PATHS = {"alpaca": "/v2/orders:by_client_order_id*", "tradier": "/v1/accounts/*/orders"}
+"""Where each adapter looks an order up by client order id (Tradier: its order list)."""
 
 
 @dataclass
@@ -66,9 +68,21 @@ class Account:
         items = items if isinstance(items, list) else [items]
         return {str(o["id"]): (str(o.get("tag")), str(o["status"])) for o in items}
 
-    async def fault(self, **rule: Any) -> None:
-        """Install a fault on this account's emulator (admin API)."""
-        (await self.admin.post("/_emulator/faults", json=rule)).raise_for_status()
+    async def fault(self, **rule: Any) -> str:
+        """Install a fault on this account's emulator (admin API); returns its id."""
+        response = await self.admin.post("/_emulator/faults", json=rule)
+        response.raise_for_status()
+        rule_id: str = response.json()["id"]
+        return rule_id
+
+    async def release(self, rule_id: str) -> dict[str, Any]:
+        """End a ``late_placement`` rule's hold and wait until the requests it held have
+        been handled (placed, or refused as a duplicate) (admin API)."""
+        response = await self.admin.post(f"/_emulator/faults/{rule_id}/release",
+                                         json={"within": 10})
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     async def faults(self) -> list[dict[str, Any]]:
         """The fault rules installed on this account's emulator, each with ``fired``:
