@@ -131,7 +131,7 @@ async def _next_for(updates: AsyncIterator[OrderUpdate], order_id: str,
 async def test_stream_delivers_new_and_fill(setup: Setup) -> None:
     market = setup.admin
     await market.post("/_emulator/prices", json={"symbol": "NVDA", "price": "140.00"})
-    async with setup.broker.trade_updates() as stream:
+    async with setup.broker.order_updates() as stream:
         placed = await setup.broker.place_order(buy(
             "NVDA", 4, order_type=OrderType.LIMIT, limit_price=Decimal("130.00"),
             time_in_force=TimeInForce.GTC))
@@ -151,7 +151,7 @@ async def test_stream_delivers_new_and_fill(setup: Setup) -> None:
 
 async def test_stream_reconnects_after_a_drop(setup: Setup) -> None:
     await setup.fault(kind="stream_drop", path="/stream", after_messages=1, count=1)
-    async with setup.broker.trade_updates() as stream:
+    async with setup.broker.order_updates() as stream:
         first = await setup.broker.place_order(buy("KO"))
         assert first.order_id is not None
         await _next_for(stream, first.order_id, "new")

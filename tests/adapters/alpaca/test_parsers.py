@@ -40,6 +40,7 @@ from brokerlink.core.enums import (
 )
 from brokerlink.core.errors import (
     AuthError,
+    BrokerUnavailableError,
     DuplicateOrderError,
     InsufficientFundsError,
     InvalidOrderError,
@@ -164,13 +165,13 @@ def test_side_and_position_intent(side: str, intent: str | None, option: bool,
 def test_order_request_to_wire_always_has_a_client_order_id() -> None:
     request = OrderRequest(symbol="AAPL250620C00100000", side="buy_to_open", quantity=2,
                            order_type="limit", limit_price="10.5")
-    body = mapping.order_to_wire(request)
+    body = mapping.order_to_wire(request).to_wire()
     assert body == {"symbol": "AAPL250620C00100000", "qty": "2", "side": "buy",
                     "type": "limit", "time_in_force": "day",
                     "client_order_id": request.client_order_id,
                     "position_intent": "buy_to_open", "limit_price": "10.5"}
-    assert mapping.modify_to_wire(OrderModify(limit_price=Decimal("10.60"), quantity=3)) == {
-        "qty": "3", "limit_price": "10.6"}
+    changes = OrderModify(limit_price=Decimal("10.60"), quantity=3)
+    assert mapping.modify_to_wire(changes).to_wire() == {"qty": "3", "limit_price": "10.6"}
 
 
 def test_activity_examples() -> None:
@@ -258,4 +259,5 @@ def test_error_details() -> None:
                                   headers={"Retry-After": "3"}))
     assert isinstance(limited, RateLimitError)
     assert limited.retry_after == 3
-    assert map_error(_response(503, {"message": "down"})) is None  # the transport's default
+    # No rule for a 503: the table falls back to the transport's default mapping.
+    assert type(map_error(_response(503, {"message": "down"}))) is BrokerUnavailableError

@@ -360,7 +360,7 @@ class WireClient:
         excerpt = self._excerpt(response)
         if write:
             ref = (f"client order id {client_order_id}" if client_order_id
-                   else "fingerprint")
+                   else "reading the order back")
             return UnreadableAcknowledgementError(
                 f"{transport.broker} {operation} was answered (HTTP {status}) but the answer "
                 f"cannot be read ({reason}): {excerpt}. The broker may have acted: "

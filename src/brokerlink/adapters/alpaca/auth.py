@@ -1,6 +1,7 @@
 """How Alpaca authenticates (``REFERENCE.md`` section 2).
 
-Two ways, one ``AlpacaAuth``:
+Two ways, one ``AlpacaAuth``, which is the connection's ``CredentialSource`` (the port the
+transport asks for headers before each request):
 
 * API keys: ``APCA-API-KEY-ID`` and ``APCA-API-SECRET-KEY`` on every request; the stream
   sends ``{"action": "authenticate", "data": {"key_id", "secret_key"}}``.
@@ -18,7 +19,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from brokerlink.adapters._shared import BearerToken, CredentialSource, StaticHeaders
+from brokerlink.adapters._shared.credentials import (
+    BearerToken,
+    CredentialSource,
+    StaticHeaders,
+)
 from brokerlink.core.errors import AuthError
 from brokerlink.core.models import BrokerCredentials
 
@@ -30,8 +35,12 @@ def _secret(value: SecretStr | str) -> SecretStr:
     return value if isinstance(value, SecretStr) else SecretStr(value)
 
 
-class AlpacaAuth:
-    """API-key or OAuth credentials for one Alpaca connection (never shown in a repr)."""
+class AlpacaAuth(CredentialSource):
+    """API-key or OAuth credentials for one Alpaca connection (never shown in a repr).
+
+    Implements ``CredentialSource``: pass it to the ``Transport`` as ``credentials``.
+    Raises ``AuthError`` at construction when given neither keys, a token nor a source.
+    """
 
     def __init__(self, *, key_id: SecretStr | str | None = None,
                  secret_key: SecretStr | str | None = None,
@@ -45,6 +54,15 @@ class AlpacaAuth:
         if not has_keys and self._token is None and source is None:
             raise AuthError("Alpaca needs an API key id and secret, or an OAuth token",
                             broker="alpaca")
+        self._delegate: CredentialSource
+        if source is not None:
+            self._delegate = source
+        elif self._key_id is not None and self._secret_key is not None:
+            self._delegate = StaticHeaders({KEY_ID_HEADER: self._key_id,
+                                            SECRET_HEADER: self._secret_key})
+        else:
+            assert self._token is not None  # noqa: S101  (checked above)
+            self._delegate = BearerToken(self._token)
 
     @classmethod
     def from_credentials(cls, credentials: BrokerCredentials) -> AlpacaAuth:
@@ -61,14 +79,16 @@ class AlpacaAuth:
         kind = "api_key" if self._key_id is not None else "oauth"
         return f"AlpacaAuth(kind={kind!r})"
 
-    def credential_source(self) -> CredentialSource:
-        """What the transport asks for headers before each request."""
-        if self._source is not None:
-            return self._source
-        if self._key_id is not None and self._secret_key is not None:
-            return StaticHeaders({KEY_ID_HEADER: self._key_id, SECRET_HEADER: self._secret_key})
-        assert self._token is not None  # noqa: S101  (checked in __init__)
-        return BearerToken(self._token)
+    async def auth_headers(self) -> dict[str, str]:
+        """The key headers, or ``Authorization: Bearer <token>`` (from the supplied
+        source, when one was given: it may refresh). Raises what that source raises
+        (``AuthError`` subclasses)."""
+        return await self._delegate.auth_headers()
+
+    async def on_unauthorized(self) -> bool:
+        """After a 401: False for keys and fixed tokens (Alpaca's do not expire, so a
+        401 means revoked or wrong); a supplied source decides for itself."""
+        return await self._delegate.on_unauthorized()
 
     async def stream_message(self) -> dict[str, Any]:
         """The stream's ``authenticate`` message (holds secrets: send it, never log it)."""

@@ -9,9 +9,14 @@ retried by the transport; writes never are.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from brokerlink.adapters._shared import AuditSink, RateLimiter, RateLimits, RetryPolicy, Transport
+from pydantic import SecretStr
+
+from brokerlink.adapters._shared.audit import AuditSink
+from brokerlink.adapters._shared.ratelimit import RateLimiter, RateLimits
+from brokerlink.adapters._shared.retry import RetryPolicy
+from brokerlink.adapters._shared.transport import Transport
 from brokerlink.core.capabilities import Capabilities
 from brokerlink.core.dates import utc_range
 from brokerlink.core.enums import (
@@ -48,7 +53,7 @@ from .config import MAX_ACTIVITIES_PAGE, MAX_ORDERS_PAGE, AlpacaConfig
 from .errors import map_error
 from .spec import BASE_CAPABILITIES
 from .stream import AlpacaTradeStream
-from .wire import AlpacaAccount, AlpacaOrder
+from .wire import AlpacaAccount, AlpacaActivitiesQuery, AlpacaOrder, AlpacaOrdersQuery
 
 BROKER = "alpaca"
 TICK = timedelta(microseconds=1)
@@ -77,7 +82,7 @@ class AlpacaBroker(BrokerBase):
                                                     self.config.rate_period)})
         self._transport = Transport(
             broker=BROKER, base_url=self.config.base_url,
-            credentials=auth.credential_source(), error_mapper=map_error,
+            credentials=auth, error_mapper=map_error,
             rate_limits=limits, audit=audit, retry=retry or RetryPolicy(),
             connection_id=connection_id)
         self._client = AlpacaClient(self._transport, data_url=self.config.data_url)
@@ -113,13 +118,14 @@ class AlpacaBroker(BrokerBase):
 
     async def connect(self) -> None:
         """Open the connection pool and load the account. Raises ``AuthError`` for
-        refused credentials or a transient error if Alpaca cannot be reached."""
+        refused credentials, ``UnexpectedResponseError`` for an account answer that
+        cannot be read, or a transient error if Alpaca cannot be reached. Every failure
+        is a ``BrokerError``."""
         await self._transport.open()
-        account = await self._client.get_account()
-        self._account = account
-        self._capabilities = capabilities_for(account)
+        await self._load_account()
 
     async def disconnect(self) -> None:
+        """Close the pool; ``is_connected()`` is False afterwards. Idempotent."""
         self._account = None
         await self._transport.aclose()
 
@@ -140,23 +146,32 @@ class AlpacaBroker(BrokerBase):
     async def get_account(self) -> BrokerAccount:
         self._require()
         account = await self._load_account()
-        return mapping.account_from_wire(account, as_of=self._as_of())
+        with self._client.reading("get_account", write=False):
+            return mapping.account_from_wire(account, as_of=self._as_of())
 
     async def get_balances(self) -> AccountBalances:
         self._require()
         account = await self._load_account()
-        return mapping.balances_from_wire(account, as_of=self._as_of())
+        with self._client.reading("get_account", write=False):
+            return mapping.balances_from_wire(account, as_of=self._as_of())
 
     async def get_positions(self) -> list[Position]:
         account_id = self.account_id
         positions = await self._client.list_positions()
         as_of = self._as_of()
-        return [mapping.position_from_wire(p, account_id, as_of=as_of) for p in positions]
+        with self._client.reading("list_positions", write=False):
+            return [mapping.position_from_wire(p, account_id, as_of=as_of) for p in positions]
 
     # --- orders -------------------------------------------------------------------------
 
-    def _order(self, wire: AlpacaOrder) -> Order:
-        return mapping.order_from_wire(wire, self.account_id, as_of=self._as_of())
+    def _order(self, wire: AlpacaOrder, operation: str, *, write: bool = False,
+               client_order_id: str | None = None) -> Order:
+        """The core order for ``wire``. A wire order the mapping refuses (an unknown
+        side, values a core ``Order`` cannot hold) is an unreadable answer:
+        ``UnexpectedResponseError`` for a read, ``UnreadableAcknowledgementError`` for a
+        write (the broker may have acted)."""
+        with self._client.reading(operation, write=write, client_order_id=client_order_id):
+            return mapping.order_from_wire(wire, self.account_id, as_of=self._as_of())
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         """Send ``order`` once, with its client order id. Raises ``NotSupportedError``
@@ -168,9 +183,9 @@ class AlpacaBroker(BrokerBase):
         if order.asset_type is AssetType.OPTION and order.time_in_force is not TimeInForce.DAY:
             raise NotSupportedError("Alpaca takes option orders with time_in_force day only",
                                     broker=BROKER, connection_id=self.connection_id)
-        placed = await self._client.place_order(mapping.order_to_wire(order),
-                                                client_order_id=order.client_order_id)
-        return self._order(placed).to_result()
+        placed = await self._client.place_order(mapping.order_to_wire(order))
+        return self._order(placed, "place_order", write=True,
+                           client_order_id=order.client_order_id).to_result()
 
     async def modify_order(self, order_id: str, changes: OrderModify) -> OrderResult:
         """Cancel-replace: the result is the *new* order (its ``replaces`` is
@@ -178,9 +193,9 @@ class AlpacaBroker(BrokerBase):
         no longer change) or ``RequestTimeoutError``."""
         self._require()
         self._capabilities.check_modify(changes, broker=BROKER)
-        replaced = await self._client.replace_order(
-            order_id, mapping.modify_to_wire(changes), client_order_id=changes.client_order_id)
-        return self._order(replaced).to_result()
+        replaced = await self._client.replace_order(order_id, mapping.modify_to_wire(changes))
+        return self._order(replaced, "replace_order", write=True,
+                           client_order_id=changes.client_order_id).to_result()
 
     async def cancel_order(self, order_id: str) -> bool:
         """True once Alpaca accepted the cancel (204). Raises ``OrderNotFoundError`` or
@@ -191,17 +206,19 @@ class AlpacaBroker(BrokerBase):
 
     async def get_order(self, order_id: str) -> Order:
         self._require()
-        return self._order(await self._client.get_order(order_id))
+        return self._order(await self._client.get_order(order_id), "get_order")
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order:
         """The order sent with ``client_order_id``. Raises ``OrderNotFoundError``."""
         self._require()
-        return self._order(await self._client.get_order_by_client_order_id(client_order_id))
+        wire = await self._client.get_order_by_client_order_id(client_order_id)
+        return self._order(wire, "get_order_by_client_id")
 
     async def get_orders(self, status: OrderStatus | None = None) -> list[Order]:
         """All orders (newest first), or those in ``status``."""
         self._require()
-        orders = [self._order(w) for w in await self._all_orders(status=_query_for(status))]
+        orders = [self._order(w, "list_orders")
+                  for w in await self._all_orders(status=_query_for(status))]
         return [o for o in orders if status is None or o.status is status]
 
     async def get_order_history(self, start: date | datetime, end: date | datetime) -> list[Order]:
@@ -210,18 +227,18 @@ class AlpacaBroker(BrokerBase):
         self._require()
         wires = await self._all_orders(status="all", after=start - TICK, until=end + TICK,
                                        direction="asc")
-        return [self._order(w) for w in wires]
+        return [self._order(w, "list_orders") for w in wires]
 
-    async def _all_orders(self, *, status: str, after: datetime | None = None,
-                          until: datetime | None = None,
-                          direction: str = "desc") -> list[AlpacaOrder]:
+    async def _all_orders(self, *, status: Literal["open", "closed", "all"],
+                          after: datetime | None = None, until: datetime | None = None,
+                          direction: Literal["asc", "desc"] = "desc") -> list[AlpacaOrder]:
         """Every matching order, page by page. Alpaca pages by time, so the next page
         restarts at the last time seen (inclusive) and repeats are dropped by id."""
         seen: dict[str, AlpacaOrder] = {}
         while True:
-            page = await self._client.list_orders(status=status, limit=MAX_ORDERS_PAGE,
-                                                  after=after, until=until,
-                                                  direction=direction)
+            page = await self._client.list_orders(AlpacaOrdersQuery(
+                status=status, limit=MAX_ORDERS_PAGE, after=after, until=until,
+                direction=direction))
             fresh = [w for w in page if w.id not in seen]
             seen.update((w.id, w) for w in fresh)
             if len(page) < MAX_ORDERS_PAGE or not fresh:
@@ -242,12 +259,13 @@ class AlpacaBroker(BrokerBase):
         token: str | None = None
         result: list[Transaction] = []
         while True:
-            page = await self._client.list_activities(
+            page = await self._client.list_activities(AlpacaActivitiesQuery(
                 after=start - TICK, until=end + TICK, direction="asc",
-                page_size=MAX_ACTIVITIES_PAGE, page_token=token)
+                page_size=MAX_ACTIVITIES_PAGE, page_token=token))
             as_of = self._as_of()
-            result.extend(mapping.transaction_from_wire(a, account_id, as_of=as_of)
-                          for a in page)
+            with self._client.reading("list_activities", write=False):
+                result.extend(mapping.transaction_from_wire(a, account_id, as_of=as_of)
+                              for a in page)
             if len(page) < MAX_ACTIVITIES_PAGE:
                 return result
             token = page[-1].id
@@ -278,35 +296,36 @@ class AlpacaBroker(BrokerBase):
                 f"Alpaca has no quote for: {', '.join(missing)}. Check the symbols",
                 symbol=missing[0], broker=BROKER, connection_id=self.connection_id)
         as_of = self._as_of()
-        return {s: mapping.quote_from_wire(s, quotes[s], trades[s].p if s in trades else None,
-                                           as_of=as_of)
-                for s in symbols}
+        with self._client.reading("get_stock_quotes", write=False):
+            return {s: mapping.quote_from_wire(s, quotes[s],
+                                               trades[s].p if s in trades else None,
+                                               as_of=as_of)
+                    for s in symbols}
 
     # --- streaming ----------------------------------------------------------------------
 
-    def trade_updates(self) -> AlpacaTradeStream:
-        """The ``trade_updates`` stream for this account (``async with`` it, then
-        iterate). Reconnects by itself; see ``AlpacaTradeStream``."""
-        return AlpacaTradeStream(self.config.stream_url, self._auth, self.account_id)
-
     def order_updates(self) -> AlpacaTradeStream:
-        """The uniform streaming method (``brokerlink.core.events.StreamingBroker``): the
-        ``trade_updates`` stream. Raises ``BrokerConnectionError`` before ``connect``."""
-        return self.trade_updates()
+        """This account's ``trade_updates`` stream, the kit's one streaming method
+        (``async with`` it, then iterate; it reconnects by itself, see
+        ``AlpacaTradeStream``). Raises ``BrokerConnectionError`` before ``connect``."""
+        return AlpacaTradeStream(self.config.stream_url, self._auth, self.account_id,
+                                 connection_id=self.connection_id)
 
     def _require(self) -> None:
         self.account_id  # noqa: B018  (raises BrokerConnectionError when not connected)
 
 
-def _query_for(status: OrderStatus | None) -> str:
+def _query_for(status: OrderStatus | None) -> Literal["open", "closed", "all"]:
     """Alpaca's ``status`` filter (open|closed|all) that contains ``status``."""
     if status is None or status is OrderStatus.UNKNOWN:
         return "all"
     return "open" if status.is_open else "closed"
 
 
-def create(credentials: BrokerCredentials | None = None, *, api_key: str | None = None,
-           api_secret: str | None = None, access_token: str | None = None,
+def create(credentials: BrokerCredentials | None = None, *,
+           api_key: SecretStr | str | None = None,
+           api_secret: SecretStr | str | None = None,
+           access_token: SecretStr | str | None = None,
            base_url: str | None = None, paper: bool = True, emulator_url: str | None = None,
            connection_id: str | None = None,
            audit: AuditSink | None = None) -> AlpacaBroker:
@@ -323,7 +342,7 @@ def create(credentials: BrokerCredentials | None = None, *, api_key: str | None 
     if emulator_url is not None:
         config = AlpacaConfig.emulator(emulator_url)
     elif base_url is not None:
-        config = AlpacaConfig(base_url=base_url, paper="paper" in base_url)
+        config = AlpacaConfig.for_url(base_url)
     else:
-        config = AlpacaConfig() if paper else AlpacaConfig.live()
+        config = AlpacaConfig.paper_trading() if paper else AlpacaConfig.live()
     return AlpacaBroker(auth, config=config, connection_id=connection_id, audit=audit)

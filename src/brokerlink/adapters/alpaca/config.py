@@ -1,7 +1,8 @@
 """Alpaca's endpoints and limits (``specs/alpaca/REFERENCE.md`` sections 1 and 7).
 
-``AlpacaConfig`` is frozen; build one with ``AlpacaConfig.live()``, ``.paper()`` or
-``.emulator(url)``. An emulator serves trading, data and the stream on one host.
+``AlpacaConfig`` is a frozen model; build one with ``AlpacaConfig.live()``,
+``.paper_trading()`` or ``.emulator(url)``. An emulator serves trading, data and the
+stream on one host. OAuth endpoints and scopes live in the ``SPEC`` (``spec.py``) only.
 """
 
 from __future__ import annotations
@@ -10,15 +11,13 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-LIVE_URL = "https://api.alpaca.markets"
-PAPER_URL = "https://paper-api.alpaca.markets"
+from brokerlink.adapters._shared.urls import is_loopback
+
+from .spec import LIVE_URL, PAPER_URL
+
 DATA_URL = "https://data.alpaca.markets"
 LIVE_STREAM_URL = "wss://api.alpaca.markets/stream"
 PAPER_STREAM_URL = "wss://paper-api.alpaca.markets/stream"
-
-OAUTH_AUTHORIZE_URL = "https://app.alpaca.markets/oauth/authorize"
-OAUTH_TOKEN_URL = "https://api.alpaca.markets/oauth/token"  # noqa: S105  (a URL, not a secret)
-OAUTH_SCOPES = ("account:write", "trading", "data")
 
 RATE_LIMIT_REQUESTS = 200
 RATE_LIMIT_PERIOD = timedelta(minutes=1)
@@ -54,3 +53,19 @@ class AlpacaConfig(BaseModel):
         root = url.rstrip("/")
         ws = "ws" + root.removeprefix("http")
         return cls(base_url=root, data_url=root, stream_url=f"{ws}/stream", paper=True)
+
+    @classmethod
+    def for_url(cls, url: str | None) -> AlpacaConfig:
+        """The one rule from a base URL to a config: none -> paper trading; a loopback
+        URL -> an emulator there; Alpaca's live or paper URL -> that environment (with its
+        stream); any other URL -> that trading host, paper unless it is the live one."""
+        if not url:
+            return cls.paper_trading()
+        root = url.rstrip("/")
+        if is_loopback(root):
+            return cls.emulator(root)
+        if root == LIVE_URL:
+            return cls.live()
+        if root == PAPER_URL:
+            return cls.paper_trading()
+        return cls(base_url=root, paper=True)

@@ -1,23 +1,22 @@
-"""Alpaca's error answers -> core errors, in one table (``REFERENCE.md`` section 6).
+"""Alpaca's error answers -> core errors, as one ``ErrorRules`` table
+(``REFERENCE.md`` section 6).
 
-Alpaca overloads its codes (40310000 covers buying power, quantity, shorting...), so a
-rule matches on HTTP status, then code, then words in the message, then the operation.
-The first matching rule wins; no match falls through to ``default_error_for``. The
-broker's own message is kept in every error (already redacted by the transport).
+Alpaca overloads its codes (40310000 covers buying power, quantity, shorting...), so rows
+combine HTTP status, code, words of the message and the operation; the most specific
+matching row wins and no match falls back to ``default_error_for`` (5xx among others).
+The broker's own message is kept in every error (redacted).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from brokerlink.adapters._shared import ErrorResponse, error_message, redact_text
-from brokerlink.adapters._shared.ratelimit import retry_after_from_headers
+from brokerlink.adapters._shared.error_rules import ErrorRule, ErrorRules
+from brokerlink.adapters._shared.errors import ErrorResponse, error_message
 from brokerlink.core.errors import (
     AuthError,
-    BrokerError,
     DuplicateOrderError,
     InsufficientFundsError,
     InvalidOrderError,
@@ -27,7 +26,6 @@ from brokerlink.core.errors import (
     RateLimitError,
     SymbolNotFoundError,
 )
-from brokerlink.core.values import utc_now
 
 ORDER_LOOKUPS = frozenset({"get_order", "get_order_by_client_id", "cancel_order",
                            "replace_order"})
@@ -36,123 +34,59 @@ SYMBOL_LOOKUPS = frozenset({"get_asset", "get_stock_quote", "get_stock_trade",
 
 _ASSET_NOT_FOUND = re.compile(r'asset "?([^"]*)"? not found', re.IGNORECASE)
 
-Build = Callable[[ErrorResponse, str], BrokerError]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One row: when ``status`` (and ``code``, a ``words`` substring of the message, an
-    ``operations`` member, where given) match, ``build`` makes the error."""
-
-    status: int
-    build: Build
-    code: int | None = None
-    words: str | None = None
-    operations: frozenset[str] | None = None
-
-    def matches(self, response: ErrorResponse, code: int | None, message: str) -> bool:
-        return (response.status == self.status
-                and (self.code is None or self.code == code)
-                and (self.words is None or self.words in message.lower())
-                and (self.operations is None or response.operation in self.operations))
-
 
 def _decimal(body: object, key: str) -> Decimal | None:
     if not isinstance(body, dict) or body.get(key) is None:
         return None
     try:
-        return Decimal(str(body[key]))
-    except InvalidOperation:
+        value = Decimal(str(body[key]))
+    except (InvalidOperation, ValueError):
         return None
+    return value if value.is_finite() else None
 
 
-def _unauthorized(r: ErrorResponse, text: str) -> BrokerError:
-    return AuthError(f"{text}. Alpaca refused the API key or OAuth token: check that it is "
-                     "right and for this environment (paper and live keys differ)",
-                     **r.context())
+def _amounts(response: ErrorResponse) -> dict[str, Any]:
+    return {"required": _decimal(response.body, "cost_basis"),
+            "available": _decimal(response.body, "buying_power")}
 
 
-def _funds(r: ErrorResponse, text: str) -> BrokerError:
-    return InsufficientFundsError(f"{text}. Reduce the order or add funds",
-                                  required=_decimal(r.body, "cost_basis"),
-                                  available=_decimal(r.body, "buying_power"), **r.context())
+def _symbol(response: ErrorResponse) -> dict[str, Any]:
+    found = _ASSET_NOT_FOUND.search(error_message(response.body) or "")
+    return {"symbol": found.group(1) if found else None}
 
 
-def _quantity(r: ErrorResponse, text: str) -> BrokerError:
-    return InvalidOrderError(f"{text}. Sell no more than the position's available quantity",
-                             field="quantity", **r.context())
+def _quantity(response: ErrorResponse) -> dict[str, Any]:
+    return {"field": "quantity"}
 
 
-def _denied(r: ErrorResponse, text: str) -> BrokerError:
-    return PermissionDeniedError(text, **r.context())
+RULES = ErrorRules("Alpaca", [
+    ErrorRule(AuthError, status=401,
+              hint="Alpaca refused the API key or OAuth token: check that it is right and "
+                   "for this environment (paper and live keys differ)"),
+    ErrorRule(InsufficientFundsError, status=403, code=40310000, message="buying power",
+              hint="Reduce the order or add funds", extras=_amounts),
+    ErrorRule(InvalidOrderError, status=403, code=40310000, message="qty",
+              hint="Sell no more than the position's available quantity", extras=_quantity),
+    ErrorRule(PermissionDeniedError, status=403),
+    ErrorRule(SymbolNotFoundError, status=422, message="not found", hint="Check the symbol",
+              extras=_symbol),
+    ErrorRule(DuplicateOrderError, status=422, code=40010001, message="client_order_id",
+              hint="An order with this client order id exists: look it up instead of "
+                   "resending"),
+    ErrorRule(MarketClosedError, status=422, message="only allowed during market hours",
+              hint="Use a limit order or wait for the open"),
+    ErrorRule(InvalidOrderError, status=(400, 422),
+              hint="Fix the request; do not resend it as is"),
+    ErrorRule(OrderNotFoundError, status=404, operations=ORDER_LOOKUPS),
+    ErrorRule(SymbolNotFoundError, status=404, operations=SYMBOL_LOOKUPS,
+              hint="Check the symbol"),
+    ErrorRule(RateLimitError, status=429,
+              hint="Alpaca allows 200 requests a minute; slow down"),
+])
+"""Alpaca's error table; the transport's ``error_mapper``."""
 
+map_error = RULES
+"""The table as an ``ErrorMapper``: the core error for an Alpaca error response, never
+None (unmatched responses get ``default_error_for``). Never raises."""
 
-def _unknown_symbol(r: ErrorResponse, text: str) -> BrokerError:
-    found = _ASSET_NOT_FOUND.search(error_message(r.body) or "")
-    return SymbolNotFoundError(f"{text}. Check the symbol", symbol=found.group(1) if found
-                               else None, **r.context())
-
-
-def _duplicate(r: ErrorResponse, text: str) -> BrokerError:
-    return DuplicateOrderError(f"{text}. An order with this client order id exists: look it "
-                               "up instead of resending", client_order_id=r.client_order_id,
-                               **r.context())
-
-
-def _closed(r: ErrorResponse, text: str) -> BrokerError:
-    return MarketClosedError(f"{text}. Use a limit order or wait for the open",
-                             **r.context())
-
-
-def _invalid(r: ErrorResponse, text: str) -> BrokerError:
-    return InvalidOrderError(f"{text}. Fix the request; do not resend it as is",
-                             **r.context())
-
-
-def _order_missing(r: ErrorResponse, text: str) -> BrokerError:
-    return OrderNotFoundError(text, **r.context())
-
-
-def _symbol_missing(r: ErrorResponse, text: str) -> BrokerError:
-    return SymbolNotFoundError(f"{text}. Check the symbol", **r.context())
-
-
-def _rate_limited(r: ErrorResponse, text: str) -> BrokerError:
-    return RateLimitError(f"{text}. Alpaca allows 200 requests a minute; slow down",
-                          retry_after=retry_after_from_headers(r.headers, now=utc_now()),
-                          **r.context())
-
-
-RULES: tuple[Rule, ...] = (
-    Rule(401, _unauthorized),
-    Rule(403, _funds, code=40310000, words="buying power"),
-    Rule(403, _quantity, code=40310000, words="qty"),
-    Rule(403, _denied),
-    Rule(422, _unknown_symbol, words="not found"),
-    Rule(422, _duplicate, code=40010001, words="client_order_id"),
-    Rule(422, _closed, words="only allowed during market hours"),
-    Rule(422, _invalid),
-    Rule(400, _invalid),
-    Rule(404, _order_missing, operations=ORDER_LOOKUPS),
-    Rule(404, _symbol_missing, operations=SYMBOL_LOOKUPS),
-    Rule(429, _rate_limited),
-)
-
-
-def map_error(response: ErrorResponse) -> BrokerError | None:
-    """The core error for an Alpaca error response, or None for the transport's default
-    (5xx and anything unrecognised). Never raises."""
-    code_text = response.body.get("code") if isinstance(response.body, dict) else None
-    try:
-        code = int(code_text) if code_text is not None else None
-    except (TypeError, ValueError):
-        code = None
-    message = error_message(response.body) or ""
-    # The transport already scrubbed known secrets from the parsed body; credential-like
-    # patterns are scrubbed here too before the broker's words go into a message.
-    said = redact_text(message, ()) if message else (response.text or "no body")
-    text = f"Alpaca {response.operation} failed (HTTP {response.status}): {said}"
-    for rule in RULES:
-        if rule.matches(response, code, message):
-            return rule.build(response, text)
-    return None
+__all__ = ["ORDER_LOOKUPS", "RULES", "SYMBOL_LOOKUPS", "map_error"]

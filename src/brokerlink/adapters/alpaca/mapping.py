@@ -1,5 +1,9 @@
 """Alpaca wire models <-> core models: pure functions and explicit two-way tables.
 
+Naming (the kit's rule, see ``_shared/wire_client.py``): ``<core_thing>_from_wire`` turns
+a wire model into a core model; ``<thing>_to_wire`` turns a core value into a wire
+request model. Lookups of one wire value (``order_status``, ``order_side``) are plain.
+
 Every Alpaca order status (``trading-api.json`` ``OrderStatus`` plus alpaca-py's
 ``pending_review``) has a row; anything else becomes ``OrderStatus.UNKNOWN`` with the raw
 value kept in ``raw_status``. Alpaca has only ``buy``/``sell``: the core side comes from
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from decimal import Decimal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from brokerlink.core.enums import (
@@ -37,7 +42,15 @@ from brokerlink.core.models import (
 )
 from brokerlink.core.symbols import OptionContract, parse_occ
 
-from .wire import AlpacaAccount, AlpacaActivity, AlpacaOrder, AlpacaPosition, AlpacaQuote
+from .wire import (
+    AlpacaAccount,
+    AlpacaActivity,
+    AlpacaOrder,
+    AlpacaOrderRequest,
+    AlpacaPosition,
+    AlpacaQuote,
+    AlpacaReplaceRequest,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 ZERO = Decimal(0)
@@ -88,7 +101,7 @@ ORDER_TYPE_TO_WIRE: dict[OrderType, str] = {t: t.value for t in OrderType}
 TIME_IN_FORCE: dict[str, TimeInForce] = {t.value: t for t in TimeInForce}
 TIME_IN_FORCE_TO_WIRE: dict[TimeInForce, str] = {t: t.value for t in TimeInForce}
 
-SIDE_TO_WIRE: dict[OrderSide, tuple[str, str | None]] = {
+SIDE_TO_WIRE: dict[OrderSide, tuple[Literal["buy", "sell"], str | None]] = {
     OrderSide.BUY: ("buy", None),
     OrderSide.SELL: ("sell", None),
     # Alpaca opens a short when selling what is not held, and covers when buying back.
@@ -249,53 +262,31 @@ def order_from_wire(wire: AlpacaOrder, account_id: str, *,
     return Order.model_validate(fields)
 
 
-def order_to_wire(order: OrderRequest) -> dict[str, object]:
-    """The ``POST /v2/orders`` body for ``order`` (decimals as strings, as Alpaca's own
-    examples send them). The client order id is always included."""
+def order_to_wire(order: OrderRequest) -> AlpacaOrderRequest:
+    """The ``POST /v2/orders`` request for ``order``. The client order id is always
+    included."""
     side, intent = SIDE_TO_WIRE[order.side]
-    body: dict[str, object] = {
-        "symbol": order.instrument_symbol,
-        "qty": _text(order.quantity),
-        "side": side,
-        "type": ORDER_TYPE_TO_WIRE[order.order_type],
-        "time_in_force": TIME_IN_FORCE_TO_WIRE[order.time_in_force],
-        "client_order_id": order.client_order_id,
-    }
-    if intent is not None:
-        body["position_intent"] = intent
-    for name, value in (("limit_price", order.limit_price), ("stop_price", order.stop_price),
-                        ("trail_price", order.trail_amount),
-                        ("trail_percent", order.trail_percent)):
-        if value is not None:
-            body[name] = _text(value)
-    if order.extended_hours:
-        body["extended_hours"] = True
-    return body
+    return AlpacaOrderRequest(
+        symbol=order.instrument_symbol, qty=order.quantity, side=side,
+        type=ORDER_TYPE_TO_WIRE[order.order_type],
+        time_in_force=TIME_IN_FORCE_TO_WIRE[order.time_in_force],
+        client_order_id=order.client_order_id, position_intent=intent,
+        limit_price=order.limit_price, stop_price=order.stop_price,
+        trail_price=order.trail_amount, trail_percent=order.trail_percent,
+        extended_hours=True if order.extended_hours else None)
 
 
-def modify_to_wire(changes: OrderModify) -> dict[str, object]:
-    """The ``PATCH /v2/orders/{id}`` body: Alpaca takes qty, time_in_force, limit_price,
-    stop_price, trail (amount or percent, whichever the order uses) and client_order_id."""
-    body: dict[str, object] = {}
-    if changes.quantity is not None:
-        body["qty"] = _text(changes.quantity)
-    if changes.time_in_force is not None:
-        body["time_in_force"] = TIME_IN_FORCE_TO_WIRE[changes.time_in_force]
-    if changes.limit_price is not None:
-        body["limit_price"] = _text(changes.limit_price)
-    if changes.stop_price is not None:
-        body["stop_price"] = _text(changes.stop_price)
+def modify_to_wire(changes: OrderModify) -> AlpacaReplaceRequest:
+    """The ``PATCH /v2/orders/{id}`` request: Alpaca takes qty, time_in_force,
+    limit_price, stop_price, trail (amount or percent, whichever the order uses) and
+    client_order_id."""
     trail = changes.trail_amount if changes.trail_amount is not None else changes.trail_percent
-    if trail is not None:
-        body["trail"] = _text(trail)
-    if changes.client_order_id is not None:
-        body["client_order_id"] = changes.client_order_id
-    return body
-
-
-def _text(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value != value.to_integral_value() \
-        else str(value.quantize(Decimal(1)))
+    return AlpacaReplaceRequest(
+        qty=changes.quantity,
+        time_in_force=TIME_IN_FORCE_TO_WIRE[changes.time_in_force]
+        if changes.time_in_force is not None else None,
+        limit_price=changes.limit_price, stop_price=changes.stop_price, trail=trail,
+        client_order_id=changes.client_order_id)
 
 
 # --- account ----------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from brokerlink.adapters._shared.spec import (
     OAuthEndpoints,
     RateBudget,
 )
-from brokerlink.adapters._shared.urls import is_loopback
 from brokerlink.core.capabilities import Capabilities, ModifyStyle
 from brokerlink.core.commissions import FREE
 from brokerlink.core.enums import AssetType, BrokerType, OrderType, TimeInForce
@@ -87,15 +86,8 @@ def _connect(settings: ConnectionSettings) -> BrokerInterface:
 
     auth = AlpacaAuth(key_id=settings.api_key, secret_key=settings.api_secret,
                       source=settings.source)
-    base_url = settings.base_url
-    if base_url and is_loopback(base_url):
-        config = AlpacaConfig.emulator(base_url)
-    elif base_url:
-        config = AlpacaConfig(base_url=base_url, paper=base_url.rstrip("/") != LIVE_URL)
-    else:
-        config = AlpacaConfig.paper_trading()
-    return AlpacaBroker(auth, config=config, connection_id=settings.connection_id,
-                        audit=settings.audit)
+    return AlpacaBroker(auth, config=AlpacaConfig.for_url(settings.base_url),
+                        connection_id=settings.connection_id, audit=settings.audit)
 
 
 SPEC = BrokerSpec(

@@ -1,8 +1,9 @@
 """Alpaca's ``trade_updates`` websocket as an async iterator of ``OrderUpdate`` s.
 
 Protocol (``REFERENCE.md`` section 8): authenticate, then listen to ``trade_updates``;
-frames may be text or binary (JSON either way). When the connection drops the stream
-reconnects by itself with capped exponential backoff and counts it in ``reconnects``;
+frames may be text or binary (JSON either way). The life cycle is the kit's
+(``_shared/stream.py``): when the connection drops the stream reconnects by itself with
+capped, jittered exponential backoff and counts it in ``reconnects``;
 updates sent while it was away are *not* replayed, so a consumer that must not miss a
 fill re-reads open orders (``get_orders``) after ``reconnects`` changes.
 """
@@ -12,14 +13,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 
 import websockets
+from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection
 
-from brokerlink.adapters._shared.order_stream import WebsocketOrderStream
+from brokerlink.adapters._shared.stream import Backoff, Sleep, WebsocketOrderStream
 from brokerlink.adapters._shared.wire_json import decode_frame as _decode
 from brokerlink.core.enums import DataSource
-from brokerlink.core.errors import AuthError, BrokerConnectionError
+from brokerlink.core.errors import (
+    AuthError,
+    BrokerConnectionError,
+    BrokerError,
+    UnexpectedResponseError,
+)
 from brokerlink.core.events import OrderUpdate
 
 from . import mapping
@@ -35,73 +43,74 @@ __all__ = ["TRADE_UPDATES", "AlpacaTradeStream", "OrderUpdate"]
 
 
 class AlpacaTradeStream(WebsocketOrderStream):
-    """``async with AlpacaTradeStream(...) as stream: async for update in stream: ...``
+    """``async with broker.order_updates() as stream: async for update in stream: ...``
 
     ``listening`` is set while subscribed; ``reconnected`` is set each time the stream
     has subscribed again after a drop (clear it to wait for the next one). Raises
     ``AuthError`` if Alpaca refuses the credentials (never retried) and
-    ``BrokerConnectionError`` if it cannot connect after ``max_attempts`` consecutive
-    tries.
+    ``BrokerConnectionError`` if it cannot connect ``backoff.max_attempts`` times in a
+    row. ``backoff``, ``jitter_source``, ``sleep`` and ``clock`` are the kit's.
     """
 
     def __init__(self, url: str, auth: AlpacaAuth, account_id: str, *,
-                 max_backoff: float = 5.0, max_attempts: int = 8) -> None:
-        super().__init__(description="Alpaca trade_updates stream")
+                 connection_id: str | None = None, backoff: Backoff | None = None,
+                 jitter_source: Callable[[], float] | None = None,
+                 sleep: Sleep | None = None, clock: Callable[[], float] | None = None) -> None:
+        super().__init__(description="Alpaca trade_updates stream", backoff=backoff,
+                         jitter_source=jitter_source, sleep=sleep, clock=clock)
         self.url = url
         self.account_id = account_id
+        self.connection_id = connection_id
         self.reconnected = asyncio.Event()
         self._auth = auth
-        self._max_backoff = max_backoff
-        self._max_attempts = max_attempts
 
     def __repr__(self) -> str:
         return f"AlpacaTradeStream({self.url!r}, reconnects={self.reconnects})"
 
+    def _error(self, kind: type[BrokerError], message: str) -> BrokerError:
+        return kind(message, broker="alpaca", connection_id=self.connection_id)
+
     async def _handshake(self, ws: ClientConnection) -> None:
         await ws.send(json.dumps(await self._auth.stream_message()))
-        reply = _decode(await ws.recv())
-        data = reply.get("data", {}) if isinstance(reply, dict) else {}
-        if reply.get("stream") != "authorization" or data.get("status") != "authorized":
-            raise AuthError("Alpaca refused the stream credentials", broker="alpaca")
+        reply = self._control(await ws.recv())
+        data = reply.get("data")
+        if reply.get("stream") != "authorization" or not isinstance(data, dict) \
+                or data.get("status") != "authorized":
+            raise self._error(AuthError, "Alpaca refused the stream credentials")
         await ws.send(json.dumps({"action": "listen", "data": {"streams": [TRADE_UPDATES]}}))
         while True:
-            reply = _decode(await ws.recv())
-            if isinstance(reply, dict) and reply.get("stream") == "listening":
-                streams = reply.get("data", {}).get("streams", [])
-                if TRADE_UPDATES not in streams:
-                    raise BrokerConnectionError("Alpaca did not subscribe trade_updates",
-                                                broker="alpaca")
+            reply = self._control(await ws.recv())
+            if reply.get("stream") == "listening":
+                data = reply.get("data")
+                streams = data.get("streams") if isinstance(data, dict) else None
+                if not isinstance(streams, list) or TRADE_UPDATES not in streams:
+                    raise self._error(BrokerConnectionError,
+                                      "Alpaca did not subscribe trade_updates")
                 return
 
-    async def _connect(self) -> None:
-        delay = 0.1
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                ws = await websockets.connect(self.url, open_timeout=10, ping_interval=None)
-            except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
-                if attempt == self._max_attempts:
-                    raise BrokerConnectionError(
-                        f"cannot reach the Alpaca stream: {type(exc).__name__}",
-                        broker="alpaca") from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
-                continue
-            try:
-                await self._handshake(ws)
-            except websockets.ConnectionClosed as exc:
-                await ws.close()
-                if attempt == self._max_attempts:
-                    raise BrokerConnectionError("the Alpaca stream closed during sign-in",
-                                                broker="alpaca") from exc
-                continue
-            except BaseException:
-                await ws.close()
-                raise
-            self._ws = ws
-            if self.reconnects:
-                self.reconnected.set()
-            self._went_up()
-            return
+    def _control(self, raw: str | bytes) -> dict[str, object]:
+        """A sign-in/subscription reply as a dict. Raises ``BrokerConnectionError`` for
+        one that is not a JSON object."""
+        try:
+            reply = _decode(raw)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            raise self._error(BrokerConnectionError,
+                              "Alpaca's stream answered the sign-in with something that "
+                              "is not a JSON object")
+        return reply
+
+    async def _open(self) -> ClientConnection:
+        ws = await websockets.connect(self.url, open_timeout=10, ping_interval=None)
+        try:
+            await self._handshake(ws)
+        except BaseException:
+            await ws.close()
+            raise
+        if self.reconnects:
+            self.reconnected.set()
+        return ws
 
     async def __anext__(self) -> OrderUpdate:
         """The next update; reconnects transparently. Raises ``StopAsyncIteration``
@@ -124,10 +133,18 @@ class AlpacaTradeStream(WebsocketOrderStream):
             return None
         if not isinstance(message, dict) or message.get("stream") != TRADE_UPDATES:
             return None
-        data = AlpacaTradeUpdate.model_validate(message.get("data") or {})
-        order = mapping.order_from_wire(data.order, self.account_id,
-                                        source=DataSource.STREAM,
-                                        as_of=data.timestamp or data.order.updated_at)
+        try:
+            data = AlpacaTradeUpdate.model_validate(message.get("data") or {})
+            order = mapping.order_from_wire(data.order, self.account_id,
+                                            source=DataSource.STREAM,
+                                            as_of=data.timestamp or data.order.updated_at)
+        except (ValidationError, ValueError, TypeError, ArithmeticError, BrokerError) as exc:
+            # An order update that cannot be read may hide a fill: say so rather than
+            # skip it. The stream stays usable; the next read continues with the next frame.
+            raise self._error(UnexpectedResponseError,
+                              "Alpaca's trade_updates stream sent an order update of an "
+                              f"unexpected shape ({type(exc).__name__}); re-read open "
+                              "orders to catch up") from exc
         return OrderUpdate(event=data.event, order=order, timestamp=data.timestamp,
                            execution_id=data.execution_id, fill_price=data.price,
                            fill_quantity=data.qty, position_quantity=data.position_qty)

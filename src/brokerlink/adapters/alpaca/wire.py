@@ -1,5 +1,7 @@
 """Pydantic models mirroring Alpaca's JSON exactly (``trading-api.json``,
 ``market-data-api.json``): the spec's field names, ``Decimal`` for every number.
+Answers are ``Wire`` models; what the client sends are ``WireRequest`` models at the end
+(bodies and query strings), so no request is an ad-hoc dict.
 
 Models ignore fields they do not know (Alpaca adds fields over time) but keep enum-like
 strings as ``str``: mapping to core enums, including unknown values, is ``mapping.py``'s
@@ -9,12 +11,13 @@ job, so a new status never fails parsing.
 from __future__ import annotations
 
 import datetime as dt
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from brokerlink.adapters._shared.wire_client import DecimalText, WireRequest
 from brokerlink.core.values import to_decimal, to_utc
 
 
@@ -225,3 +228,85 @@ class AlpacaTradeUpdate(Wire):
     price: OptDecimal = None
     qty: OptDecimal = None
     position_qty: OptDecimal = None
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+def timestamp(at: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, as Alpaca's query parameters accept."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+QueryTime = Annotated[datetime, PlainSerializer(timestamp, return_type=str)]
+
+
+class AlpacaOrderRequest(WireRequest):
+    """``POST /v2/orders``. Decimals go out as text (``"10.5"``), as Alpaca's own
+    examples send them; the client order id is always present."""
+
+    symbol: str
+    qty: DecimalText
+    side: Literal["buy", "sell"]
+    type: str
+    time_in_force: str
+    client_order_id: str
+    position_intent: str | None = None
+    limit_price: DecimalText | None = None
+    stop_price: DecimalText | None = None
+    trail_price: DecimalText | None = None
+    trail_percent: DecimalText | None = None
+    extended_hours: bool | None = None
+
+
+class AlpacaReplaceRequest(WireRequest):
+    """``PATCH /v2/orders/{id}``: only the fields given change; ``trail`` is the new
+    trail amount or percent, whichever the order uses."""
+
+    qty: DecimalText | None = None
+    time_in_force: str | None = None
+    limit_price: DecimalText | None = None
+    stop_price: DecimalText | None = None
+    trail: DecimalText | None = None
+    client_order_id: str | None = None
+
+
+class AlpacaOrdersQuery(WireRequest):
+    """``GET /v2/orders`` query; ``symbols`` comma-separated."""
+
+    status: Literal["open", "closed", "all"] = "open"
+    limit: int = Field(default=500, ge=1, le=500)
+    direction: Literal["asc", "desc"] = "desc"
+    after: QueryTime | None = None
+    until: QueryTime | None = None
+    symbols: str | None = None
+
+
+class AlpacaActivitiesQuery(WireRequest):
+    """``GET /v2/account/activities`` query; ``activity_types`` comma-separated."""
+
+    direction: Literal["asc", "desc"] = "asc"
+    page_size: int = Field(default=100, ge=1, le=100)
+    activity_types: str | None = None
+    after: QueryTime | None = None
+    until: QueryTime | None = None
+    page_token: str | None = None
+
+
+class AlpacaClientOrderIdQuery(WireRequest):
+    """``GET /v2/orders:by_client_order_id`` query."""
+
+    client_order_id: str
+
+
+class AlpacaCalendarQuery(WireRequest):
+    """``GET /v2/calendar`` query (ISO dates)."""
+
+    start: dt.date
+    end: dt.date
+
+
+class AlpacaSymbolsQuery(WireRequest):
+    """Market-data ``latest`` query: ``symbols`` comma-separated."""
+
+    symbols: str
