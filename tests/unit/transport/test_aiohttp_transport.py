@@ -29,13 +29,14 @@ from brokerlink.core.errors import BrokerConnectionError, RequestTimeoutError
 
 from .support import RecordingSleep, closed_port_url, read_request
 
-Answer = Literal["ok", "drop", "garbage", "gzip"]
+Answer = Literal["ok", "drop", "garbage", "gzip", "short"]
 
 
 class ScriptedSocketServer:
     """A keep-alive HTTP/1.1 server answering the n-th request it reads (over all
     connections) with ``script[n]`` (the last repeats): ``ok`` a JSON 200, ``gzip`` the
-    same body gzip-encoded, ``drop`` closing the connection after reading the request,
+    same body gzip-encoded, ``short`` a body cut off before its Content-Length,
+    ``drop`` closing the connection after reading the request,
     ``garbage`` a line that is not HTTP. Every request read is kept in ``requests``."""
 
     def __init__(self, *script: Answer) -> None:
@@ -70,6 +71,10 @@ class ScriptedSocketServer:
                 self.requests.append(request)
                 answer = self.script[min(len(self.requests), len(self.script)) - 1]
                 if answer == "drop":
+                    return
+                if answer == "short":
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\"")
+                    await writer.drain()
                     return
                 if answer == "garbage":
                     writer.write(b"THIS IS NOT HTTP\r\n\r\n")
@@ -153,6 +158,28 @@ async def test_a_write_on_a_reused_connection_that_drops_is_sent_once(method: st
                                     write=True, client_order_id="coid-1")
     assert [r.split(b" ", 1)[0].decode() for r in server.requests] == ["GET", method]
     assert server.connections == 1
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PUT"])
+async def test_a_write_on_a_fresh_connection_that_drops_is_sent_once(method: str) -> None:
+    # aiohttp resends PUT and DELETE once even on a brand-new connection (so sending
+    # writes unpooled or with "Connection: close" would not prevent a second write); the
+    # per-request _SendOnce middleware is what stops it.
+    server = ScriptedSocketServer("drop", "ok")
+    async with server as url, _transport(url) as transport:
+        with pytest.raises(RequestTimeoutError):
+            await transport.request(method, "/v1/accounts/A/orders/1", operation="cancel",
+                                    write=True, client_order_id="coid-2")
+    assert [r.split(b" ", 1)[0].decode() for r in server.requests] == [method]
+    assert server.connections == 1
+
+
+async def test_a_body_that_breaks_off_midway_is_a_read_error(
+        client: httpx.AsyncClient) -> None:
+    # Streamed bodies: a failure while reading the body is mapped like one in the head.
+    async with ScriptedSocketServer("short") as url:
+        with pytest.raises(httpx.ReadError):
+            await client.get(f"{url}/v1/x")
 
 
 async def test_a_read_on_a_connection_that_drops_is_retried_by_the_policy_alone() -> None:
