@@ -9,9 +9,14 @@ than in ``brokerlink.auth`` (which reads every installed broker's endpoints from
 
 from __future__ import annotations
 
-from datetime import timedelta
+import secrets
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from brokerlink.auth.oauth_config import ClientAuthMethod, OAuthProviderConfig
+from brokerlink.emulators._shared.oauth_config import OAuthServerClient, OAuthServerConfig
 
 SCHWAB_OAUTH = OAuthProviderConfig(
     broker="schwab",
@@ -24,4 +29,27 @@ SCHWAB_OAUTH = OAuthProviderConfig(
     reauth_errors=frozenset({"invalid_grant", "invalid_client"}),
 )
 
-__all__ = ["SCHWAB_OAUTH"]
+
+
+def _schwab_token_extras(issued_at: datetime) -> Mapping[str, Any]:
+    return {"id_token": secrets.token_urlsafe(24)}
+
+
+def schwab_oauth_server_config(*clients: OAuthServerClient,
+                               **overrides: Any) -> OAuthServerConfig:
+    """The emulators' authorization server shaped like Schwab's, for these tests:
+    ``/v1/oauth/authorize``, ``/v1/oauth/token``, HTTP Basic, 30 min access, a 7-day
+    refresh horizon fixed at sign-in, rotating refresh tokens, an ``id_token``, and
+    ``invalid_client`` / "refresh token invalid" for a dead refresh token."""
+    base = OAuthServerConfig(
+        clients=clients, authorize_path="/v1/oauth/authorize",
+        token_path="/v1/oauth/token",
+        client_auth_methods=("client_secret_basic",),
+        access_token_lifetime=timedelta(minutes=30), refresh_token_lifetime=timedelta(days=7),
+        code_lifetime=timedelta(seconds=30), default_scope="api",
+        token_extras=_schwab_token_extras,
+        dead_refresh_error=("invalid_client", "refresh token invalid"))
+    return replace(base, **overrides)
+
+
+__all__ = ["SCHWAB_OAUTH", "schwab_oauth_server_config"]

@@ -47,35 +47,72 @@ Framework (``brokerlink.emulators._shared``), all re-exported here:
 ``json_response`` / ``read_json`` / ``rfc3339`` / ``to_jsonable`` (``_shared/jsonio.py``)
     JSON with decimals as strings in, Decimal-parsed bodies out.
 
-Per-broker packages (``emulators/<broker>/app.py``) expose ``create_app(env=None, *,
-strict=False, seed=7, follow_wall_clock=False) -> FastAPI``; ``emulators/registry.py``
-finds them by name.
+``EmulatorSpec`` (``_shared/spec.py``)
+    What each broker package exports as ``EMULATOR``: broker type, lazy app factory,
+    OAuth server config, rate-limit policy, error shape, fault bodies.
+
+Per-broker packages (``emulators/<broker>/``) export ``EMULATOR`` from ``__init__.py``
+(importing nothing heavy); its ``create_app`` builds ``app.py``'s ``create_app(env=None,
+*, strict=False, seed=7, follow_wall_clock=False) -> FastAPI``. ``emulators/registry.py``
+discovers them; ``docs/adding-a-broker.md`` lists the files each package holds.
 """
 
-from brokerlink.emulators._shared.app import create_emulator_app, env_of
-from brokerlink.emulators._shared.credentials import CredentialDirectory, EmulatorAuthError
-from brokerlink.emulators._shared.env import EmulatorEnv, default_start
-from brokerlink.emulators._shared.faults import (
-    FaultInjector,
-    FaultKind,
-    FaultMiddleware,
-    FaultRule,
-    MalformedBody,
-)
-from brokerlink.emulators._shared.jsonio import (
-    BodyError,
-    json_response,
-    read_json,
-    rfc3339,
-    to_jsonable,
-)
-from brokerlink.emulators._shared.server import EmulatorServer
-from brokerlink.emulators._shared.streams import (
-    StreamConnection,
-    StreamHub,
-    receive_json,
-    send_message,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from brokerlink.emulators._shared.app import create_emulator_app, env_of
+    from brokerlink.emulators._shared.credentials import CredentialDirectory, EmulatorAuthError
+    from brokerlink.emulators._shared.env import EmulatorEnv, default_start
+    from brokerlink.emulators._shared.faults import (
+        FaultInjector,
+        FaultKind,
+        FaultMiddleware,
+        FaultRule,
+        MalformedBody,
+    )
+    from brokerlink.emulators._shared.jsonio import (
+        BodyError,
+        json_response,
+        read_json,
+        rfc3339,
+        to_jsonable,
+    )
+    from brokerlink.emulators._shared.server import EmulatorServer
+    from brokerlink.emulators._shared.spec import EmulatorSpec
+    from brokerlink.emulators._shared.streams import (
+        StreamConnection,
+        StreamHub,
+        receive_json,
+        send_message,
+    )
+
+# Lazy: importing ``brokerlink.emulators`` (which every broker's light ``EMULATOR`` spec
+# does, and the registry's discovery with it) must not load fastapi and uvicorn.
+_EXPORTS: dict[str, str] = {
+    "create_emulator_app": "app", "env_of": "app",
+    "CredentialDirectory": "credentials", "EmulatorAuthError": "credentials",
+    "EmulatorEnv": "env", "default_start": "env",
+    "FaultInjector": "faults", "FaultKind": "faults", "FaultMiddleware": "faults",
+    "FaultRule": "faults", "MalformedBody": "faults",
+    "BodyError": "jsonio", "json_response": "jsonio", "read_json": "jsonio",
+    "rfc3339": "jsonio", "to_jsonable": "jsonio",
+    "EmulatorServer": "server", "EmulatorSpec": "spec",
+    "StreamConnection": "streams", "StreamHub": "streams", "receive_json": "streams",
+    "send_message": "streams",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}._shared.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BodyError",
@@ -83,6 +120,7 @@ __all__ = [
     "EmulatorAuthError",
     "EmulatorEnv",
     "EmulatorServer",
+    "EmulatorSpec",
     "FaultInjector",
     "FaultKind",
     "FaultMiddleware",

@@ -1,46 +1,74 @@
-"""Emulator name -> factory, imported lazily so one broken emulator never hides the rest.
+"""Every installed broker emulator, discovered from its package's ``EMULATOR`` spec.
 
-Each entry names a module attribute ``create_app(env=None, *, strict=False, seed=7,
-follow_wall_clock=False) -> FastAPI`` whose ``app.state.env`` is the ``EmulatorEnv``.
+Each package under ``brokerlink.emulators`` (``_shared`` and other ``_``-prefixed ones
+aside) exports ``EMULATOR = EmulatorSpec(...)`` from its ``__init__.py`` (see
+``_shared/spec.py``); nothing here names a broker. Discovery imports only those light
+``__init__`` modules; an app module is imported when an emulator is built. A package
+that fails to import is skipped, so one broken emulator never hides the rest
+(``available`` reports what really builds).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+import logging
+import pkgutil
+from functools import cache
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+import brokerlink.emulators as _emulators_package
+from brokerlink.emulators._shared.spec import EmulatorFactory, EmulatorSpec
 
-from brokerlink.emulators._shared.env import EmulatorEnv
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["EmulatorFactory", "available", "create_app", "load", "names", "spec", "specs"]
+
+logger = logging.getLogger("brokerlink.emulators.registry")
 
 
-class EmulatorFactory(Protocol):
-    def __call__(self, env: EmulatorEnv | None = None, *, strict: bool = False,
-                 seed: int = 7, follow_wall_clock: bool = False) -> FastAPI: ...
+@cache
+def _discover() -> dict[str, EmulatorSpec]:
+    found: dict[str, EmulatorSpec] = {}
+    for info in pkgutil.iter_modules(_emulators_package.__path__):
+        if not info.ispkg or info.name.startswith("_"):
+            continue
+        module_name = f"{_emulators_package.__name__}.{info.name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            logger.warning("emulator package %s cannot be imported: %s", module_name, exc)
+            continue
+        emulator = getattr(module, "EMULATOR", None)
+        if isinstance(emulator, EmulatorSpec):
+            found[emulator.name] = emulator
+    return found
 
 
-EMULATORS: dict[str, str] = {
-    "alpaca": "brokerlink.emulators.alpaca.app:create_app",
-    "tradier": "brokerlink.emulators.tradier.app:create_app",
-}
+def specs() -> list[EmulatorSpec]:
+    """Every discovered emulator's spec, sorted by name."""
+    discovered = _discover()
+    return [discovered[name] for name in sorted(discovered)]
 
 
 def names() -> list[str]:
-    """Every registered emulator name, importable or not."""
-    return sorted(EMULATORS)
+    """Every discovered emulator name, whether its app imports or not."""
+    return sorted(_discover())
+
+
+def spec(name: str) -> EmulatorSpec:
+    """The spec of emulator ``name`` (case and spaces ignored). Raises ``KeyError``."""
+    return _discover()[name.strip().lower()]
 
 
 def load(name: str) -> EmulatorFactory:
-    """The factory for ``name``. Raises ``KeyError`` for an unregistered name and
-    ``ImportError`` when its module cannot be imported."""
-    module_name, _, attribute = EMULATORS[name.strip().lower()].partition(":")
-    module = importlib.import_module(module_name)
-    factory: EmulatorFactory = getattr(module, attribute)
-    return factory
+    """The app factory of ``name``. Raises ``KeyError`` for an unknown name and
+    ``ImportError`` when its app module cannot be imported."""
+    return spec(name).create_app.load()
 
 
 def available() -> list[str]:
-    """Registered emulators whose module imports in this installation."""
+    """Emulators whose app module imports in this installation."""
     ready: list[str] = []
     for name in names():
         try:

@@ -1,7 +1,8 @@
 """Alpaca's official OpenAPI files as JSON Schema validators, for checking the emulator.
 
 The specs live outside the repository, in ``../shared/specs/alpaca`` (see
-``specs/README.md``); tests skip with a reason where that folder is absent. OpenAPI 3.0
+``specs/README.md``); tests skip with a reason where that folder is absent, and fail
+under ``CI=true`` (``tests.suite.requires_specs``). OpenAPI 3.0
 is not JSON Schema: ``nullable: true`` becomes a ``null`` type (and a ``None`` enum
 member), and ``$ref`` s resolve inside the spec's own ``components``. Formats
 ``date-time`` and ``uuid`` are checked; unknown formats (``decimal``, ...) are not.
@@ -13,24 +14,22 @@ import functools
 import json
 import re
 import uuid
-from pathlib import Path
 from typing import Any
 
-import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-REPO = Path(__file__).resolve().parents[3]
-SPECS = REPO.parent / "shared" / "specs" / "alpaca"
+from tests.suite import SPECS as ALL_SPECS
+from tests.suite import requires_specs as _requires
+
+SPECS = ALL_SPECS / "alpaca"
 TRADING = "trading-api.json"
 MARKET_DATA = "market-data-api.json"
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
-requires_specs = pytest.mark.skipif(
-    not (SPECS / TRADING).is_file(),
-    reason=f"Alpaca specs not found at {SPECS} (they live beside the repository in "
-           "../shared/specs; CI has them)")
+requires_specs = _requires("alpaca", TRADING)
+"""Skips where the specs are missing, fails under ``CI=true`` (``tests/suite.py``)."""
 
 _FORMATS = FormatChecker(formats=())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import websockets
@@ -86,7 +87,8 @@ async def test_rate_limit_headers_and_refusal(api: Api) -> None:
     used = int(headers["X-Ratelimit-Used"])
     assert int(headers["X-Ratelimit-Available"]) == 120 - used
     assert int(headers["X-Ratelimit-Expiry"]) > 10**12
-    api.tradier.rates.limits["market_data"] = 2
+    rates = api.env.rates
+    rates.policy = replace(rates.policy, limits={**rates.policy.limits, "market_data": 2})
     statuses = [(await api.http.get("/markets/clock")).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     refused = await api.http.get("/markets/clock")

@@ -7,20 +7,17 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.adapters.tradier.payloads import payload
+from tests.suite import SPECS, requires_specs
 
-REPO = Path(__file__).resolve().parents[3]
-REFERENCE = REPO.parent / "shared" / "specs" / "tradier" / "REFERENCE.md"
+REFERENCE = SPECS / "tradier" / "REFERENCE.md"
 
-pytestmark = pytest.mark.skipif(
-    not REFERENCE.is_file(),
-    reason=f"Tradier reference not found at {REFERENCE} (it lives beside the repository "
-           "in ../shared/specs; CI has it)")
+# Skipped where the reference is missing, failed under CI=true (tests/suite.py).
+pytestmark = requires_specs("tradier", "REFERENCE.md")
 
 
 def _examples() -> list[Any]:

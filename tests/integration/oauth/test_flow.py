@@ -32,10 +32,10 @@ from brokerlink.auth.oauth_errors import (
 )
 from brokerlink.auth.oauth_states import VaultPendingStateStore
 from brokerlink.emulators._shared.env import EmulatorEnv
-from brokerlink.emulators._shared.oauth_server import OAuthRouter, schwab_oauth_server_config
+from brokerlink.emulators._shared.oauth_server import OAuthRouter
 from brokerlink.storage.engine import Database, open_database
 from brokerlink.storage.tables import credentials, oauth_pending_states
-from tests.oauth_providers import SCHWAB_OAUTH
+from tests.oauth_providers import SCHWAB_OAUTH, schwab_oauth_server_config
 
 from .support import (
     CLIENT_ID,

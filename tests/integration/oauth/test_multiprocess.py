@@ -23,10 +23,9 @@ from brokerlink.auth.keys import MASTER_KEY_ENV
 from brokerlink.auth.memory_stores import MemoryPendingStateStore
 from brokerlink.auth.oauth import OAuthClient
 from brokerlink.auth.oauth_config import OAuthClientCredentials
-from brokerlink.emulators._shared.oauth_server import schwab_oauth_server_config
 from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.token_store import SqlTokenStore
-from tests.oauth_providers import SCHWAB_OAUTH
+from tests.oauth_providers import SCHWAB_OAUTH, schwab_oauth_server_config
 
 from .support import (
     CLIENT_ID,

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -22,13 +22,10 @@ from brokerlink.auth.oauth_config import OAuthClientCredentials, oauth_config_fo
 from brokerlink.auth.oauth_errors import RefreshTokenRejectedError, TokenEndpointError
 from brokerlink.core.enums import BrokerType
 from brokerlink.emulators._shared.env import EmulatorEnv
-from brokerlink.emulators._shared.oauth_server import (
-    OAuthRouter,
-    alpaca_oauth_server_config,
-    schwab_oauth_server_config,
-    tradier_oauth_server_config,
-)
-from tests.oauth_providers import SCHWAB_OAUTH
+from brokerlink.emulators._shared.oauth_server import OAuthRouter
+from brokerlink.emulators.alpaca import EMULATOR as ALPACA
+from brokerlink.emulators.tradier import EMULATOR as TRADIER
+from tests.oauth_providers import SCHWAB_OAUTH, schwab_oauth_server_config
 
 from .support import CLIENT_ID, CLIENT_SECRET, TEST_CLIENT, serve, whoami
 
@@ -184,7 +181,8 @@ async def test_refresh_horizon_counts_from_sign_in_and_rotation_does_not_extend_
 
 
 async def test_tradier_basic_auth_separate_refresh_path_no_rotation() -> None:
-    config = tradier_oauth_server_config(TEST_CLIENT)
+    assert TRADIER.oauth is not None
+    config = replace(TRADIER.oauth, clients=(TEST_CLIENT,))
     async with serve(config, broker=BrokerType.TRADIER) as (server, env, router):
         client = OAuthClient(oauth_config_for("tradier", base_url=server.url),
                              OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),
@@ -206,7 +204,8 @@ async def test_tradier_basic_auth_separate_refresh_path_no_rotation() -> None:
 
 
 async def test_alpaca_post_auth_token_without_expiry_or_refresh() -> None:
-    config = alpaca_oauth_server_config(TEST_CLIENT)
+    assert ALPACA.oauth is not None
+    config = replace(ALPACA.oauth, clients=(TEST_CLIENT,))
     async with serve(config, broker=BrokerType.ALPACA) as (server, env, _router):
         client = OAuthClient(oauth_config_for("alpaca", base_url=server.url),
                              OAuthClientCredentials(CLIENT_ID, SecretStr(CLIENT_SECRET)),

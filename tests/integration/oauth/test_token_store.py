@@ -17,13 +17,12 @@ from brokerlink.auth.tokens import TokenManager, TokenSet
 from brokerlink.core.errors import BrokerUnavailableError, ReauthRequiredError
 from brokerlink.emulators._shared.env import EmulatorEnv
 from brokerlink.emulators._shared.faults import FaultKind, FaultRule
-from brokerlink.emulators._shared.oauth_server import schwab_oauth_server_config
 from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.engine import Database
 from brokerlink.storage.records import ConnectionStatus
 from brokerlink.storage.tables import connections, credentials
 from brokerlink.storage.token_store import SqlTokenStore
-from tests.oauth_providers import SCHWAB_OAUTH
+from tests.oauth_providers import SCHWAB_OAUTH, schwab_oauth_server_config
 
 from .support import (
     CLIENT_ID,

@@ -1,9 +1,10 @@
 """``EmulatorEnv``: everything one emulator instance runs on.
 
-One engine (the market and the accounts), the credential directory, the fault injector
-and the stream hub, plus options. Build it with ``EmulatorEnv.create``::
+One engine (the market and the accounts), the credential directory, the fault injector,
+the stream hub and the rate window, plus options. Build it with ``EmulatorEnv.create``
+and the broker's type (an emulator package's ``EMULATOR.broker_type``)::
 
-    env = EmulatorEnv.create(BrokerType.ALPACA, seed=7)
+    env = EmulatorEnv.create(EMULATOR.broker_type, seed=7)
 
 Emulator engines queue orders placed while the market is closed
 (``ClosedMarketPolicy.QUEUE``), like real brokers, and their virtual clock starts at
@@ -24,6 +25,7 @@ from typing import Literal
 from brokerlink.core.enums import BrokerType
 from brokerlink.emulators._shared.credentials import CredentialDirectory
 from brokerlink.emulators._shared.faults import FaultInjector
+from brokerlink.emulators._shared.ratelimit import RateWindow
 from brokerlink.emulators._shared.streams import StreamHub
 from brokerlink.sim.calendar import (
     NEW_YORK,
@@ -64,6 +66,8 @@ class EmulatorEnv:
     streams: StreamHub
     strict: bool = False
     follow_wall_clock: bool = False
+    rates: RateWindow = field(default_factory=RateWindow)
+    """The broker's rate limit; ``create_emulator_app`` installs its policy."""
     _anchor_sim: datetime = field(init=False)
     _anchor_wall: float = field(init=False)
 

@@ -20,7 +20,16 @@ Issued access tokens are registered with ``env.accounts.register_bearer`` so the
 routes accept them until they expire on the engine clock.
 
 Error bodies are RFC 6749's ``{"error", "error_description"}``; a dead refresh token
-answers with the broker's variant (Schwab: ``invalid_client`` / "refresh token invalid").
+answers with the broker's variant (``OAuthServerConfig.dead_refresh_error``). Every
+broker difference comes from the ``OAuthServerConfig`` its emulator package supplies
+(``_shared/oauth_config.py``); nothing here names a broker.
+
+Crafted authorize requests are refused with 400 ``invalid_request`` and never
+redirected: a redirect URI that is malformed or not registered (``_shared/redirects.py``:
+RFC 8252 7.3 / RFC 9700 exact matching, port free only for loopback IP literals, no
+userinfo), a ``state`` over ``MAX_STATE`` characters, any other parameter over
+``MAX_PARAMETER``, more than ``MAX_PARAMETERS`` parameters, or non-printable-ASCII
+values (RFC 6749 appendix A: ``state`` and ``client_id`` are VSCHAR).
 ``OAuthRouter.server.stats`` counts requests for tests. Tokens are kept in memory (this
 is a test double) and never logged.
 """
@@ -35,129 +44,47 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from brokerlink.emulators._shared.env import EmulatorEnv
+from brokerlink.emulators._shared.oauth_config import (
+    SANDBOX_CLIENT,
+    OAuthServerClient,
+    OAuthServerConfig,
+)
+from brokerlink.emulators._shared.redirects import (
+    RedirectRefused,
+    check_redirect_uri,
+    redirect_matches,
+)
 
 __all__ = [
+    "SANDBOX_CLIENT",
     "OAuthAuthorizationServer",
     "OAuthRouter",
     "OAuthServerClient",
     "OAuthServerConfig",
     "OAuthServerStats",
-    "alpaca_oauth_server_config",
     "oauth_router",
-    "schwab_oauth_server_config",
-    "tradier_oauth_server_config",
 ]
-
-ClientAuth = Literal["client_secret_basic", "client_secret_post", "none"]
-ResponseStyle = Literal["rfc", "alpaca", "tradier", "schwab"]
 
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 _CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
-
-@dataclass(frozen=True, slots=True)
-class OAuthServerClient:
-    """A registered client application: id, secret (``None``: public) and redirect URIs."""
-
-    client_id: str
-    client_secret: str | None = field(default=None, repr=False)
-    redirect_uris: tuple[str, ...] = ()
-
-
-SANDBOX_CLIENT = OAuthServerClient(
-    "brokerlink-sandbox", "brokerlink-sandbox-secret",
-    ("http://127.0.0.1/callback", "http://localhost/callback"))
-"""The client application every emulator registers, so ``brokerlink connect`` can run
-the OAuth flow against a local emulator with no set-up. Its secret is published on
-purpose: it guards nothing but a simulated account on loopback."""
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthServerConfig:
-    """How one emulator's authorization server behaves.
-
-    Lifetimes of ``None`` mean "never expires". ``refresh_path`` adds a second path that
-    takes refresh grants (Tradier's ``/v1/oauth/refreshtoken``); ``token_path`` accepts
-    both grants. ``refresh_horizon_fixed`` keeps a family's refresh horizon at the
-    sign-in's (Schwab: rotation never extends the 7 days). ``dead_refresh_error`` is the
-    ``(error, error_description)`` answered for an unknown, expired, revoked or reused
-    refresh token. ``account_id`` binds every grant to one engine account (default: one
-    fresh funded account per server, opened on first authorization).
-    """
-
-    clients: tuple[OAuthServerClient, ...]
-    authorize_path: str = "/oauth/authorize"
-    token_path: str = "/oauth/token"  # noqa: S105 - a path
-    refresh_path: str | None = None
-    client_auth_methods: tuple[ClientAuth, ...] = ("client_secret_basic",)
-    access_token_lifetime: timedelta | None = timedelta(minutes=30)
-    refresh_token_lifetime: timedelta | None = timedelta(days=7)
-    issue_refresh_token: bool = True
-    rotate_refresh_tokens: bool = True
-    refresh_horizon_fixed: bool = True
-    code_lifetime: timedelta = timedelta(minutes=10)
-    require_pkce: bool = False
-    consent: Literal["auto", "page"] = "auto"
-    default_scope: str = ""
-    response_style: ResponseStyle = "rfc"
-    dead_refresh_error: tuple[str, str] = (
-        "invalid_grant", "the refresh token is invalid, expired or revoked")
-    account_id: str | None = None
-
-    def client(self, client_id: str) -> OAuthServerClient | None:
-        return next((c for c in self.clients if c.client_id == client_id), None)
-
-
-def alpaca_oauth_server_config(*clients: OAuthServerClient, **overrides: Any) -> OAuthServerConfig:
-    """Alpaca Connect: ``/oauth/authorize``, ``/oauth/token``, credentials in the form
-    body, a token that never expires, no refresh token."""
-    base = OAuthServerConfig(
-        clients=clients, authorize_path="/oauth/authorize",
-        token_path="/oauth/token",  # noqa: S106 - a path
-        client_auth_methods=("client_secret_post",), access_token_lifetime=None,
-        refresh_token_lifetime=None, issue_refresh_token=False,
-        default_scope="account:write trading", response_style="alpaca")
-    return replace(base, **overrides)
-
-
-def tradier_oauth_server_config(*clients: OAuthServerClient,
-                                **overrides: Any) -> OAuthServerConfig:
-    """Tradier: ``/v1/oauth/authorize``, ``/v1/oauth/accesstoken`` (+ ``refreshtoken``),
-    HTTP Basic, 24 h access tokens, refresh tokens that do not expire (not rotated)."""
-    base = OAuthServerConfig(
-        clients=clients, authorize_path="/v1/oauth/authorize",
-        token_path="/v1/oauth/accesstoken",  # noqa: S106 - a path
-        refresh_path="/v1/oauth/refreshtoken",
-        client_auth_methods=("client_secret_basic",),
-        access_token_lifetime=timedelta(hours=24) - timedelta(seconds=1),
-        refresh_token_lifetime=None, rotate_refresh_tokens=False,
-        default_scope="read write trade market stream", response_style="tradier")
-    return replace(base, **overrides)
-
-
-def schwab_oauth_server_config(*clients: OAuthServerClient,
-                               **overrides: Any) -> OAuthServerConfig:
-    """Schwab: ``/v1/oauth/authorize``, ``/v1/oauth/token``, HTTP Basic, 30 min access,
-    7-day refresh horizon fixed at sign-in, rotating refresh tokens, and
-    ``invalid_client`` / "refresh token invalid" for a dead refresh token."""
-    base = OAuthServerConfig(
-        clients=clients, authorize_path="/v1/oauth/authorize",
-        token_path="/v1/oauth/token",  # noqa: S106 - a path
-        client_auth_methods=("client_secret_basic",),
-        access_token_lifetime=timedelta(minutes=30), refresh_token_lifetime=timedelta(days=7),
-        code_lifetime=timedelta(seconds=30), default_scope="api", response_style="schwab",
-        dead_refresh_error=("invalid_client", "refresh token invalid"))
-    return replace(base, **overrides)
+MAX_STATE = 1024
+"""Longest ``state`` accepted (it is reflected into the redirect)."""
+MAX_PARAMETER = 2048
+"""Longest value of any other authorize or token parameter."""
+MAX_PARAMETERS = 32
+MAX_FORM_BYTES = 16 * 1024
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
 
 @dataclass(slots=True)
@@ -252,19 +179,23 @@ class OAuthAuthorizationServer:
 
     def authorize(self, params: Mapping[str, str], *, decision: str | None) -> Response:
         self.stats.authorize_requests += 1
+        refused = _bounds_error(params)
+        if refused is not None:
+            return self._refuse(refused)
         client = self.config.client(params.get("client_id", ""))
         if client is None:
-            return _error_page(400, "unknown client_id")
+            return self._refuse("unknown client_id")
         redirect_uri = params.get("redirect_uri")
         if redirect_uri is None:
             if len(client.redirect_uris) != 1:
-                return _error_page(400, "redirect_uri is required")
+                return self._refuse("redirect_uri is required")
             target = client.redirect_uris[0]
-        elif _redirect_allowed(redirect_uri, client.redirect_uris):
-            target = redirect_uri
         else:
-            # Never redirect to an unregistered URI (RFC 6749 section 4.1.2.1).
-            return _error_page(400, "redirect_uri does not match a registered redirect URI")
+            try:
+                target = check_redirect_uri(redirect_uri, client.redirect_uris)
+            except RedirectRefused as exc:
+                # Never redirect to an unregistered URI (RFC 6749 section 4.1.2.1).
+                return self._refuse(exc.reason)
         state = params.get("state")
         if params.get("response_type", "code") != "code":
             return _redirect(target, state, error="unsupported_response_type")
@@ -284,9 +215,17 @@ class OAuthAuthorizationServer:
         code = secrets.token_urlsafe(32)
         self._codes[_digest(code)] = _Code(
             client_id=client.client_id, redirect_uri=redirect_uri, challenge=challenge,
-            scope=_scope(params.get("scope") or self.config.default_scope),
+            scope=self._scope(params.get("scope") or self.config.default_scope),
             account_id=self.account_id(), expires_at=self.now() + self.config.code_lifetime)
         return _redirect(target, state, code=code)
+
+    def _refuse(self, reason: str) -> Response:
+        self.stats.errors["invalid_request"] += 1
+        return _error_page(400, f"invalid_request: {reason}")
+
+    def _scope(self, requested: str) -> str:
+        separators = re.escape(self.config.scope_separators)
+        return " ".join(part for part in re.split(f"[{separators}]+", requested) if part)
 
     # --- token ------------------------------------------------------------------------
 
@@ -373,7 +312,7 @@ class OAuthAuthorizationServer:
             raise _OAuthFailure(400, "invalid_grant",
                                 "redirect_uri does not match the authorization request")
         if grant.redirect_uri is None and sent_redirect is not None and (
-                not _redirect_allowed(sent_redirect, client.redirect_uris)):
+                not redirect_matches(sent_redirect, client.redirect_uris)):
             raise _OAuthFailure(400, "invalid_grant", "redirect_uri is not registered")
         verifier = form.get("code_verifier")
         if grant.challenge is not None:
@@ -427,10 +366,9 @@ class OAuthAuthorizationServer:
         expires_at = now + lifetime if lifetime is not None else None
         self.env.accounts.register_bearer(access, family.account_id, expires_at)
         family.access_tokens.append(access)
-        style = self.config.response_style
         body: dict[str, Any] = {
             "access_token": access,
-            "token_type": "bearer" if style == "alpaca" else "Bearer",
+            "token_type": self.config.token_type,
             "scope": family.scope,
         }
         if lifetime is not None:
@@ -440,11 +378,8 @@ class OAuthAuthorizationServer:
             family.current_refresh = _digest(refresh)
             self._refresh_index[family.current_refresh] = family_id
             body["refresh_token"] = refresh
-        if style == "tradier":
-            body["issued_at"] = now.isoformat()
-            body["status"] = "approved"
-        elif style == "schwab":
-            body["id_token"] = secrets.token_urlsafe(24)
+        if self.config.token_extras is not None:
+            body.update(self.config.token_extras(now))
         return body
 
     def _revoke(self, family: _Family) -> None:
@@ -493,17 +428,20 @@ def oauth_router(env: EmulatorEnv, config: OAuthServerConfig) -> OAuthRouter:
         return await _token(request, refresh_only=False)
 
     async def refresh_token(request: Request) -> Response:
-        """A separate refresh endpoint (Tradier)."""
+        """A separate refresh-only endpoint (``config.refresh_path``)."""
         return await _token(request, refresh_only=True)
 
     async def _token(request: Request, *, refresh_only: bool) -> Response:
         content_type = request.headers.get("content-type", "")
-        form = _single_values(_form_items(await request.body()))
+        raw = await request.body()
+        form = _single_values(_form_items(raw)) if len(raw) <= MAX_FORM_BYTES else None
+        if form is not None and _bounds_error(form) is not None:
+            form = None
         if not content_type.startswith("application/x-www-form-urlencoded") or form is None:
             server.stats.token_requests += 1
             server.stats.errors["invalid_request"] += 1
             return JSONResponse({"error": "invalid_request", "error_description":
-                                 "send one form-encoded value per parameter"},
+                                 "send one bounded, form-encoded value per parameter"},
                                 status_code=400, headers=_NO_STORE)
         return server.token(request.headers, form, refresh_only=refresh_only)
 
@@ -540,22 +478,17 @@ def _single_values(items: list[tuple[str, str]]) -> dict[str, str] | None:
     return result
 
 
-def _scope(requested: str) -> str:
-    # Tradier's authorize URL separates scopes with commas; tokens report them spaced.
-    return " ".join(part for part in re.split(r"[ ,]+", requested) if part)
-
-
-def _redirect_allowed(uri: str, registered: tuple[str, ...]) -> bool:
-    """Exact match, except that a registered loopback URI without a port matches any
-    port (RFC 8252 section 7.3: native apps bind a random port)."""
-    if uri in registered:
-        return True
-    parts = urlsplit(uri)
-    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1") or (
-            parts.port is None or parts.query or parts.fragment):
-        return False
-    host = "[::1]" if parts.hostname == "::1" else parts.hostname
-    return f"http://{host}{parts.path}" in registered
+def _bounds_error(params: Mapping[str, str]) -> str | None:
+    """Why ``params`` are out of bounds (count, length, characters), or ``None``."""
+    if len(params) > MAX_PARAMETERS:
+        return f"at most {MAX_PARAMETERS} parameters"
+    for name, value in params.items():
+        limit = MAX_STATE if name == "state" else MAX_PARAMETER
+        if len(name) > MAX_PARAMETER or len(value) > limit:
+            return f"{name[:40]} longer than {limit} characters"
+        if not _PRINTABLE.match(name) or not _PRINTABLE.match(value):
+            return f"{name[:40]} must be printable ASCII"
+    return None
 
 
 def _redirect(target: str, state: str | None, **params: str | None) -> Response:

@@ -101,10 +101,15 @@ class StreamHub:
 
     async def pump(self, websocket: WebSocket, connection: StreamConnection, *, path: str,
                    binary: bool = False,
-                   on_client_message: Callable[[str], Sequence[Any]] | None = None) -> None:
+                   on_client_message: Callable[[str], Sequence[Any]] | None = None,
+                   encode: Callable[[Any], str] = dumps) -> None:
         """Send ``connection``'s messages until the client goes away or a stream fault
         closes it. Client messages arriving meanwhile go to ``on_client_message`` (whose
-        replies are sent back); without it they are ignored. Returns normally."""
+        replies are sent back); without it they are ignored. ``encode`` turns a message
+        into the frame's text (default: JSON with decimals as strings; a broker whose
+        stream sends numbers passes its own). Honours ``stream_drop`` and
+        ``stream_skip`` faults on ``path``. Returns normally; the one pump every
+        emulator's websocket stream uses."""
         reader = asyncio.ensure_future(_receive_text(websocket))
         # One pending ``get`` at a time, kept across client messages: cancelling it when
         # both finish together would lose a message nobody asked to lose.
@@ -120,7 +125,7 @@ class StreamHub:
                     if text is None:
                         return
                     for reply in (on_client_message(text) if on_client_message else ()):
-                        await send_message(websocket, reply, binary=binary)
+                        await send_message(websocket, reply, binary=binary, encode=encode)
                     reader = asyncio.ensure_future(_receive_text(websocket))
                 if getter not in done:
                     continue
@@ -130,7 +135,7 @@ class StreamHub:
                     await websocket.close(code=STREAM_DROP_CODE)
                     return
                 if fault is None:
-                    await send_message(websocket, message, binary=binary)
+                    await send_message(websocket, message, binary=binary, encode=encode)
                     connection.sent += 1
         except (WebSocketDisconnect, RuntimeError):
             return
@@ -161,9 +166,11 @@ async def _receive_text(websocket: WebSocket) -> str | None:
     return bytes(data).decode() if data is not None else ""
 
 
-async def send_message(websocket: WebSocket, message: Any, *, binary: bool = False) -> None:
-    """Send one JSON message (decimals as strings), as a binary frame if ``binary``."""
-    text = dumps(message)
+async def send_message(websocket: WebSocket, message: Any, *, binary: bool = False,
+                       encode: Callable[[Any], str] = dumps) -> None:
+    """Send one message as ``encode`` writes it (default: JSON, decimals as strings), as
+    a binary frame if ``binary``."""
+    text = encode(message)
     if binary:
         await websocket.send_bytes(text.encode())
     else:

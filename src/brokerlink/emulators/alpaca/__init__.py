@@ -1,1 +1,7 @@
-"""The Alpaca emulator: ``create_app`` in ``app.py`` (see ``brokerlink.emulators``)."""
+"""The Alpaca emulator. ``EMULATOR`` (``spec.py``) describes it; ``create_app`` in
+``app.py`` builds it (see ``brokerlink.emulators``). Importing this package imports
+nothing heavy."""
+
+from brokerlink.emulators.alpaca.spec import EMULATOR
+
+__all__ = ["EMULATOR"]

@@ -15,26 +15,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from brokerlink.core.enums import BrokerType
 from brokerlink.emulators._shared.app import create_emulator_app
 from brokerlink.emulators._shared.credentials import EmulatorAuthError
 from brokerlink.emulators._shared.env import EmulatorEnv
 from brokerlink.emulators._shared.jsonio import json_response
-from brokerlink.emulators._shared.oauth_server import (
-    SANDBOX_CLIENT,
-    alpaca_oauth_server_config,
-    oauth_router,
-)
+from brokerlink.emulators._shared.oauth_server import oauth_router
 from brokerlink.emulators.alpaca.account import account_router
 from brokerlink.emulators.alpaca.context import AlpacaContext
-from brokerlink.emulators.alpaca.errors import (
-    INTERNAL_ERROR_BODY,
-    RATE_LIMIT_BODY,
-    UNAUTHORIZED_BODY,
-    AlpacaError,
-)
+from brokerlink.emulators.alpaca.errors import UNAUTHORIZED_BODY, AlpacaError
 from brokerlink.emulators.alpaca.market_data import market_data_router
 from brokerlink.emulators.alpaca.orders import orders_router
+from brokerlink.emulators.alpaca.spec import EMULATOR
 from brokerlink.emulators.alpaca.stream import stream_router
 from brokerlink.sim.rules import FeeSchedule
 
@@ -44,7 +35,7 @@ ALPACA_FEES = FeeSchedule(per_share=Decimal(0), per_contract=Decimal(0))
 def create_env(*, seed: int = 7, strict: bool = False, start: datetime | None = None,
                follow_wall_clock: bool = False) -> EmulatorEnv:
     """A fresh Alpaca environment (commission-free); ``start`` pins the virtual clock."""
-    return EmulatorEnv.create(BrokerType.ALPACA, seed=seed, strict=strict, start=start,
+    return EmulatorEnv.create(EMULATOR.broker_type, seed=seed, strict=strict, start=start,
                               follow_wall_clock=follow_wall_clock, fees=ALPACA_FEES)
 
 
@@ -53,13 +44,13 @@ def create_app(env: EmulatorEnv | None = None, *, strict: bool = False, seed: in
     """The Alpaca emulator app; ``app.state.env`` is its ``EmulatorEnv`` (a fresh one
     from ``create_env`` unless ``env`` is given)."""
     env = env or create_env(seed=seed, strict=strict, follow_wall_clock=follow_wall_clock)
-    env.faults.default_bodies.update({429: RATE_LIMIT_BODY, 500: INTERNAL_ERROR_BODY,
-                                      502: INTERNAL_ERROR_BODY, 503: INTERNAL_ERROR_BODY})
     ctx = AlpacaContext(env)
-    app = create_emulator_app(env, account_router(ctx), orders_router(ctx),
-                              market_data_router(ctx), stream_router(ctx),
-                              oauth_router(env, alpaca_oauth_server_config(SANDBOX_CLIENT)),
-                              title="Alpaca emulator (brokerlink)")
+    routers = [account_router(ctx), orders_router(ctx), market_data_router(ctx),
+               stream_router(ctx)]
+    if EMULATOR.oauth is not None:
+        routers.append(oauth_router(env, EMULATOR.oauth))
+    app = create_emulator_app(env, *routers, title="Alpaca emulator (brokerlink)",
+                              spec=EMULATOR)
 
     @app.exception_handler(EmulatorAuthError)
     async def unauthorized(request: Request, exc: EmulatorAuthError) -> Response:

@@ -2,15 +2,14 @@
 
 Authentication follows ``REFERENCE.md`` section 2: ``APCA-API-KEY-ID`` +
 ``APCA-API-SECRET-KEY`` headers, or ``Authorization: Bearer <token>``. Every answer
-carries ``X-Request-ID`` and the ``X-RateLimit-*`` headers Alpaca sends (a fixed
-one-minute window per account, 200 requests; the emulator reports, it does not refuse:
-inject a ``rate_limit`` fault to test 429 handling).
+carries ``X-Request-ID`` and the ``X-RateLimit-*`` headers Alpaca sends. Each
+authenticated request is charged to its account's window in the shared rate window
+(``env.rates``, 200 a minute, ``spec.py``); the 201st in a minute is refused with
+Alpaca's 429 (a ``rate_limit`` fault injects one without counting).
 """
 
 from __future__ import annotations
 
-import math
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,14 +22,7 @@ from brokerlink.core.models import Order
 from brokerlink.emulators._shared.credentials import EmulatorAuthError
 from brokerlink.emulators._shared.env import EmulatorEnv
 from brokerlink.emulators._shared.jsonio import json_response
-
-RATE_LIMIT_PER_MINUTE = 200
-
-
-@dataclass
-class _Window:
-    started: float
-    count: int = 0
+from brokerlink.emulators._shared.ratelimit import RateState
 
 
 @dataclass
@@ -38,11 +30,12 @@ class AlpacaContext:
     """Shared by every Alpaca route of one app."""
 
     env: EmulatorEnv
-    _windows: dict[str, _Window] = field(default_factory=dict)
+    _rates: dict[str, RateState] = field(default_factory=dict)
 
     def account_for(self, request: Request) -> str:
-        """The engine account the request's credentials trade. Raises
-        ``EmulatorAuthError`` (answered 401 ``{"message": "unauthorized."}``)."""
+        """The engine account the request's credentials trade, charged to its rate
+        window. Raises ``EmulatorAuthError`` (answered 401 ``{"message":
+        "unauthorized."}``) or ``RateLimited`` (Alpaca's 429)."""
         headers = request.headers
         key_id = headers.get("apca-api-key-id")
         secret = headers.get("apca-api-secret-key")
@@ -53,27 +46,15 @@ class AlpacaContext:
             if scheme.lower() != "bearer":
                 raise EmulatorAuthError("no credentials")
             account = self.env.accounts.account_for_bearer(token.strip())
-        self._count(account)
+        # The latest state per account gives every answer its headers; one entry per
+        # account, like the window itself.
+        self._rates[account] = self.env.rates.charge(account, request.method,
+                                                     request.url.path)
         return account
 
-    def _count(self, account_id: str) -> None:
-        now = time.monotonic()
-        window = self._windows.get(account_id)
-        if window is None or now - window.started >= 60:
-            window = self._windows[account_id] = _Window(now)
-        window.count += 1
-
     def headers(self, account_id: str | None) -> dict[str, str]:
-        headers = {"X-Request-ID": uuid.uuid4().hex}
-        window = self._windows.get(account_id or "")
-        if window is not None:
-            reset = time.time() + max(0.0, 60 - (time.monotonic() - window.started))
-            headers.update({
-                "X-RateLimit-Limit": str(RATE_LIMIT_PER_MINUTE),
-                "X-RateLimit-Remaining": str(max(0, RATE_LIMIT_PER_MINUTE - window.count)),
-                "X-RateLimit-Reset": str(math.ceil(reset)),
-            })
-        return headers
+        return {"X-Request-ID": uuid.uuid4().hex,
+                **self.env.rates.headers(self._rates.get(account_id or ""))}
 
     def respond(self, account_id: str | None, content: Any, status: int = 200, *,
                 decimals_as_numbers: bool = False) -> Response:

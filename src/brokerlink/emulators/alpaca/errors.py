@@ -21,10 +21,14 @@ from brokerlink.core.errors import (
     SymbolNotFoundError,
 )
 from brokerlink.emulators.alpaca.serialize import decimal_text
+from brokerlink.emulators.alpaca.spec import (
+    INTERNAL_ERROR_BODY,
+    RATE_LIMIT_BODY,
+    UNAUTHORIZED_BODY,
+)
 
-UNAUTHORIZED_BODY = {"message": "unauthorized."}
-RATE_LIMIT_BODY = {"code": 42910000, "message": "rate limit exceeded"}
-INTERNAL_ERROR_BODY = {"message": "Internal Server Error"}
+__all__ = ["INTERNAL_ERROR_BODY", "RATE_LIMIT_BODY", "UNAUTHORIZED_BODY", "AlpacaError",
+           "from_engine", "insufficient_qty", "not_found", "unprocessable"]
 
 FORBIDDEN = 40310000
 UNPROCESSABLE = 42210000

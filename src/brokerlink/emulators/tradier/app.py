@@ -28,23 +28,20 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from brokerlink.core.enums import BrokerType
 from brokerlink.emulators._shared.app import create_emulator_app
 from brokerlink.emulators._shared.credentials import EmulatorAuthError
 from brokerlink.emulators._shared.env import EmulatorEnv
 from brokerlink.emulators._shared.jsonio import read_json
-from brokerlink.emulators._shared.oauth_server import (
-    SANDBOX_CLIENT,
-    oauth_router,
-    tradier_oauth_server_config,
-)
+from brokerlink.emulators._shared.oauth_server import oauth_router
 from brokerlink.emulators.tradier.accounts import accounts_router
-from brokerlink.emulators.tradier.context import RateLimited, TradierContext
+from brokerlink.emulators.tradier.context import TradierContext
+from brokerlink.emulators.tradier.errors import UNAUTHORIZED_TEXT
 from brokerlink.emulators.tradier.markets import markets_router
 from brokerlink.emulators.tradier.orders import orders_router
-from brokerlink.emulators.tradier.streaming import streaming_router
+from brokerlink.emulators.tradier.spec import EMULATOR, RATE_LIMIT_TEXT
+from brokerlink.emulators.tradier.stream import streaming_router
 
-RATE_LIMIT_TEXT = "Rate limit exceeded"
+__all__ = ["RATE_LIMIT_TEXT", "create_app"]
 
 
 def _admin_router(ctx: TradierContext) -> APIRouter:
@@ -69,30 +66,20 @@ def create_app(env: EmulatorEnv | None = None, *, strict: bool = False, seed: in
                follow_wall_clock: bool = False) -> FastAPI:
     """A Tradier emulator app on ``env`` (a fresh one if None); ``app.state.env`` is the
     environment and ``app.state.tradier`` the Tradier-specific state."""
-    env = env or EmulatorEnv.create(BrokerType.TRADIER, seed=seed, strict=strict,
+    env = env or EmulatorEnv.create(EMULATOR.broker_type, seed=seed, strict=strict,
                                     follow_wall_clock=follow_wall_clock)
-    # Injected faults answer with Tradier-looking bodies.
-    env.faults.default_bodies.update({
-        429: {"errors": {"error": RATE_LIMIT_TEXT}},
-        500: {"errors": {"error": "Internal server error"}},
-        502: {"errors": {"error": "Bad gateway"}},
-        503: {"errors": {"error": "Service unavailable"}},
-    })
     ctx = TradierContext(env)
-    app = create_emulator_app(
-        env, accounts_router(ctx), orders_router(ctx), markets_router(ctx),
-        streaming_router(ctx), _admin_router(ctx),
-        oauth_router(env, tradier_oauth_server_config(SANDBOX_CLIENT)), title="Tradier emulator")
+    routers = [accounts_router(ctx), orders_router(ctx), markets_router(ctx),
+               streaming_router(ctx), _admin_router(ctx)]
+    if EMULATOR.oauth is not None:
+        routers.append(oauth_router(env, EMULATOR.oauth))
+    # Injected faults, unknown routes and the rate limit answer in Tradier's shapes.
+    app = create_emulator_app(env, *routers, title="Tradier emulator", spec=EMULATOR)
     app.state.tradier = ctx
 
     async def unauthorized(request: Request, exc: Exception) -> Response:
         # Tradier's 401 is plain text, not a JSON error body (REFERENCE.md section 2).
-        return PlainTextResponse("Invalid Access Token", status_code=401)
-
-    async def rate_limited(request: Request, exc: Exception) -> Response:
-        headers = exc.headers if isinstance(exc, RateLimited) else {}
-        return PlainTextResponse(RATE_LIMIT_TEXT, status_code=429, headers=headers)
+        return PlainTextResponse(UNAUTHORIZED_TEXT, status_code=401)
 
     app.add_exception_handler(EmulatorAuthError, unauthorized)
-    app.add_exception_handler(RateLimited, rate_limited)
     return app

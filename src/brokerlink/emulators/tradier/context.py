@@ -1,10 +1,9 @@
-"""Per-request plumbing of the Tradier emulator: bearer auth, account checks, Tradier's
-rate-limit windows and headers, form/query parameters, and answering in JSON or XML."""
+"""Per-request plumbing of the Tradier emulator: bearer auth, account checks, charging
+each token's rate window (the shared ``env.rates`` under Tradier's policy, ``spec.py``)
+and its headers, form/query parameters, and answering in JSON or XML."""
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,74 +14,11 @@ from fastapi.responses import Response
 
 from brokerlink.emulators._shared.credentials import EmulatorAuthError
 from brokerlink.emulators._shared.env import EmulatorEnv
+from brokerlink.emulators.tradier.errors import TradierHTTPError, errors_body
 from brokerlink.emulators.tradier.state import TradierState
-from brokerlink.emulators.tradier.wire import errors_body, respond
+from brokerlink.emulators.tradier.wire import respond
 
-WINDOW_SECONDS = 60.0
-
-LIMITS: dict[str, int] = {"standard": 120, "market_data": 120, "trading": 60}
-"""Production limits per access token and minute (REFERENCE.md section 6)."""
-
-
-class TradierHTTPError(Exception):
-    """Answer with ``{"errors": {"error": ...}}`` and ``status`` (200 for Tradier's
-    downstream rejections, which arrive with a success status)."""
-
-    def __init__(self, status: int, *messages: str) -> None:
-        super().__init__("; ".join(messages))
-        self.status = status
-        self.messages = messages
-
-
-class RateLimited(Exception):
-    def __init__(self, headers: dict[str, str]) -> None:
-        super().__init__("rate limit exceeded")
-        self.headers = headers
-
-
-@dataclass(slots=True)
-class _Window:
-    started: float
-    used: int = 0
-
-
-@dataclass
-class RateWindows:
-    """Tradier's fixed one-minute windows per token and bucket, starting at the first
-    request (wall time: rate limits are real time even when the market clock is not)."""
-
-    limits: dict[str, int] = field(default_factory=lambda: dict(LIMITS))
-    _windows: dict[tuple[bytes, str], _Window] = field(default_factory=dict)
-
-    def charge(self, token: str, bucket: str) -> dict[str, str]:
-        """Count one request; return the ``X-Ratelimit-*`` headers. Raises
-        ``RateLimited`` (with the headers) once the window is used up."""
-        key = (hashlib.sha256(token.encode()).digest(), bucket)
-        now = time.time()
-        window = self._windows.get(key)
-        if window is None or now >= window.started + WINDOW_SECONDS:
-            window = _Window(now)
-            self._windows[key] = window
-        allowed = self.limits[bucket]
-        window.used += 1
-        headers = {
-            "X-Ratelimit-Allowed": str(allowed),
-            "X-Ratelimit-Used": str(min(window.used, allowed)),
-            "X-Ratelimit-Available": str(max(allowed - window.used, 0)),
-            "X-Ratelimit-Expiry": str(int((window.started + WINDOW_SECONDS) * 1000)),
-        }
-        if window.used > allowed:
-            raise RateLimited(headers)
-        return headers
-
-
-def bucket_for(method: str, path: str) -> str:
-    if path.startswith("/v1/markets"):
-        return "market_data"
-    if method in ("POST", "PUT", "DELETE") and "/orders" in path:
-        return "trading"
-    return "standard"
-
+__all__ = ["TradierContext", "TradierHTTPError", "params_of"]
 
 @dataclass
 class TradierContext:
@@ -90,18 +26,18 @@ class TradierContext:
 
     env: EmulatorEnv
     state: TradierState = field(default_factory=TradierState)
-    rates: RateWindows = field(default_factory=RateWindows)
 
     def authenticate(self, request: Request) -> str:
         """The account behind the request's bearer token; charges its rate-limit bucket.
-        Raises ``EmulatorAuthError`` (401) or ``RateLimited`` (429)."""
+        Raises ``EmulatorAuthError`` (401) or ``RateLimited`` (Tradier's 429)."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise EmulatorAuthError("missing bearer token")
         account_id = self.env.accounts.account_for_bearer(token)
-        request.state.ratelimit = self.rates.charge(
-            token, bucket_for(request.method, request.url.path))
+        rates = self.env.rates
+        request.state.ratelimit = rates.headers(
+            rates.charge(token, request.method, request.url.path))
         return account_id
 
     def account(self, request: Request, account_id: str) -> str:

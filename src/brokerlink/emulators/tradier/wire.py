@@ -104,7 +104,3 @@ def respond(request: Request, payload: Mapping[str, Any], status_code: int = 200
     return Response(to_xml(payload), status_code=status_code, media_type="application/xml",
                     headers=dict(headers or {}))
 
-
-def errors_body(*messages: str) -> dict[str, Any]:
-    """``{"errors": {"error": "..."}}`` for one message, a list for several."""
-    return {"errors": {"error": one_or_many(list(messages))}}

@@ -2,14 +2,13 @@
 ``/v1/accounts/events``, where the client sends ``{"events": ["order"], "sessionid": ...}``
 and receives one JSON order message per frame (REFERENCE.md section 7).
 
-Messages are written by this emulator's own encoder (numbers as JSON numbers), so the
-websocket loop here sends them itself; it still honours the injector's stream faults
+Messages are written by this emulator's own encoder (numbers as JSON numbers), which the
+shared stream pump (``StreamHub.pump``) sends; it honours the injector's stream faults
 (``stream_drop`` and ``stream_skip``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -18,12 +17,6 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
-from brokerlink.emulators._shared.faults import FaultKind
-from brokerlink.emulators._shared.streams import (
-    STREAM_DROP_CODE,
-    StreamConnection,
-    cancel_pending,
-)
 from brokerlink.emulators.tradier import serialize
 from brokerlink.emulators.tradier.context import TradierContext
 from brokerlink.emulators.tradier.wire import dumps, iso_ms
@@ -81,42 +74,10 @@ def streaming_router(ctx: TradierContext) -> APIRouter:
         try:
             await websocket.send_text(dumps({"event": "heartbeat", "status": "active",
                                              "timestamp": iso_ms(env.engine.now())}))
-            await _pump(ctx, websocket, connection)
+            # Client frames (a changed subscription, same session id) are ignored.
+            await env.streams.pump(websocket, connection, path=STREAM_PATH, encode=dumps)
         finally:
             env.streams.close(connection)
 
     return router
 
-
-async def _pump(ctx: TradierContext, websocket: WebSocket,
-                connection: StreamConnection) -> None:
-    """Send queued messages until the client leaves or a stream drop fires. Client
-    frames (a changed subscription with the same session id) are read and ignored."""
-    reader = asyncio.ensure_future(websocket.receive())
-    # One pending ``get`` at a time, kept across client frames: cancelling it when both
-    # finish together would lose a message nobody asked to lose.
-    getter: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            if getter is None:
-                getter = asyncio.ensure_future(connection.queue.get())
-            done, _ = await asyncio.wait({getter, reader},
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                if reader.result()["type"] == "websocket.disconnect":
-                    return
-                reader = asyncio.ensure_future(websocket.receive())
-            if getter not in done:
-                continue
-            message, getter = getter.result(), None
-            fault = ctx.env.faults.stream_fault(STREAM_PATH, connection.sent)
-            if fault is FaultKind.STREAM_DROP:
-                await websocket.close(code=STREAM_DROP_CODE)
-                return
-            if fault is None:
-                await websocket.send_text(dumps(message))
-                connection.sent += 1
-    except (WebSocketDisconnect, RuntimeError):
-        return
-    finally:
-        await cancel_pending(reader, getter)
