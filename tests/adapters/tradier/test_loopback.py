@@ -20,6 +20,7 @@ from brokerlink.core.errors import (
     OrderNotFoundError,
     RequestTimeoutError,
     SymbolNotFoundError,
+    UnreadableAcknowledgementError,
 )
 from brokerlink.core.extras import MultiLegOrderRequest, OrderLeg
 from brokerlink.core.models import OrderModify, OrderRequest
@@ -245,3 +246,41 @@ async def test_registry_style_factory_reaches_the_emulator(rig: Rig) -> None:
         account = await broker.get_account()
         assert account.account_id == rig.account_id
         assert repr(broker).count(rig.token) == 0
+
+
+@pytest.mark.parametrize("malformed", ["empty_object", "null", "deep_json", "truncated",
+                                       "html", "empty"])
+async def test_lookup_right_after_an_unreadable_acknowledgement(rig: Rig,
+                                                                malformed: str) -> None:
+    # The emulator places the order, then answers with a body that cannot be read.
+    await rig.fault(kind="malformed_ack", method="POST", path="/v1/accounts/*/orders",
+                    malformed=malformed, count=1)
+    request = OrderRequest(symbol="PEP", side="buy", quantity=3)
+    with pytest.raises(UnreadableAcknowledgementError) as raised:
+        await rig.broker.place_order(request)
+    assert raised.value.client_order_id == request.client_order_id
+    # At once, with no wait: the lookup by tag finds the one order the write left.
+    found = await rig.broker.get_order_by_client_id(request.client_order_id)
+    assert (found.symbol, found.quantity, found.status) == (
+        "PEP", Decimal(3), OrderStatus.FILLED)
+    assert [o.order_id for o in await rig.broker.get_orders()] == [found.order_id]
+
+
+async def test_unreadable_change_and_cancel_answers_are_ambiguous(rig: Rig) -> None:
+    await rig.call("POST", "/prices", {"symbol": "KO", "price": "60.00"})
+    placed = await rig.broker.place_order(OrderRequest(
+        symbol="KO", side="buy", quantity=5, order_type="limit", limit_price="50.00",
+        time_in_force="gtc"))
+    assert placed.order_id
+    await rig.fault(kind="malformed_ack", method="PUT", path="/v1/accounts/*/orders/*",
+                    count=1)
+    with pytest.raises(UnreadableAcknowledgementError):
+        await rig.broker.modify_order(placed.order_id,
+                                      OrderModify(limit_price=Decimal("51.00")))
+    # The change took effect although its answer could not be read.
+    assert (await rig.broker.get_order(placed.order_id)).limit_price == Decimal("51.00")
+    await rig.fault(kind="malformed_ack", method="DELETE", path="/v1/accounts/*/orders/*",
+                    malformed="list", count=1)
+    with pytest.raises(UnreadableAcknowledgementError):
+        await rig.broker.cancel_order(placed.order_id)
+    assert (await rig.broker.get_order(placed.order_id)).status is OrderStatus.CANCELED
