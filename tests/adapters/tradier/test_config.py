@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
+from brokerlink.adapters.tradier import SPEC
 from brokerlink.adapters.tradier.config import (
     LIVE_API,
     SANDBOX_API,
@@ -33,3 +37,21 @@ def test_base_url_picks_the_environment() -> None:
     assert local.environment is Environment.EMULATOR
     assert local.base_url == "http://127.0.0.1:8123/v1"
     assert local.account_stream_url == "ws://127.0.0.1:8123/v1/accounts/events"
+
+
+def test_config_is_frozen_and_refuses_unknown_fields() -> None:
+    config = TradierConfig.sandbox()
+    with pytest.raises(ValidationError):
+        config.base_url = LIVE_API  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        TradierConfig(environment=Environment.LIVE, base_url=LIVE_API,
+                      account_stream_url="wss://x", limits=config.limits,
+                      oauth_url="https://x")  # type: ignore[call-arg]
+
+
+def test_the_hosts_are_the_specs() -> None:
+    # One source of truth: the config's hosts are the SPEC's environments.
+    hosts = {env.name: env.base_url for env in SPEC.environments}
+    assert (hosts["live"], hosts["sandbox"]) == (TradierConfig.live().base_url,
+                                                 TradierConfig.sandbox().base_url)
+    assert SPEC.default_environment == "sandbox"

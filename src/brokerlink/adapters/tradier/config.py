@@ -103,3 +103,8 @@ class TradierConfig(BaseModel):
             Bucket.MARKET_DATA.value: RateLimiter(self.limits.market_data, WINDOW),
             Bucket.TRADING.value: RateLimiter(self.limits.trading, WINDOW),
         })
+
+
+__all__ = ["LIVE_ACCOUNT_STREAM", "LIVE_API", "LIVE_LIMITS", "SANDBOX_ACCOUNT_STREAM",
+           "SANDBOX_API", "SANDBOX_LIMITS", "WINDOW", "Bucket", "Environment",
+           "RateLimitTable", "TradierConfig"]
