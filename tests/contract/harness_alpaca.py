@@ -15,7 +15,7 @@ from brokerlink.adapters._shared import RetryPolicy
 from brokerlink.adapters.alpaca import AlpacaAuth, AlpacaBroker, AlpacaConfig
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators.alpaca.app import create_app, create_env
-from tests.contract.harness import SESSION_START, Harness
+from tests.contract.harness import SESSION_START, EmulatorFaults, Harness
 
 
 class AdminMarket:
@@ -63,7 +63,13 @@ async def open_harness() -> AsyncIterator[Harness]:
             httpx.AsyncClient(base_url=server.url) as admin:
         made = (await admin.post("/_emulator/accounts", json={"cash": "100000"})).json()
         auth = AlpacaAuth(key_id=made["api_key_id"], secret_key=made["api_secret"])
-        broker = AlpacaBroker(auth, config=AlpacaConfig.emulator(server.url),
-                              retry=fast_retries())
-        async with broker:
-            yield Harness("alpaca", broker, AdminMarket(admin), rejects_when_closed=False)
+
+        def another() -> AlpacaBroker:
+            return AlpacaBroker(auth, config=AlpacaConfig.emulator(server.url),
+                                retry=fast_retries())
+
+        faults = EmulatorFaults(admin, read_path="/v2/account", write_path="/v2/orders")
+        await faults.start_counting()
+        async with another() as broker:
+            yield Harness("alpaca", broker, AdminMarket(admin), rejects_when_closed=False,
+                          faults=faults, another=another)

@@ -41,4 +41,10 @@ class EngineMarket:
 async def open_harness() -> AsyncIterator[Harness]:
     engine = SimEngine(seed=11, start=SESSION_START)
     async with PaperBroker(engine, cash=Decimal(100_000)) as broker:
-        yield Harness("paper", broker, EngineMarket(engine))
+        account_id = broker.account_id
+
+        def another() -> PaperBroker:
+            return PaperBroker(engine, account_id=account_id)
+
+        # No faults: an account in memory has no wire and no store to garble or lose.
+        yield Harness("paper", broker, EngineMarket(engine), another=another)

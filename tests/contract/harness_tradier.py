@@ -18,7 +18,7 @@ from brokerlink.core.values import to_utc
 from brokerlink.emulators._shared.env import EmulatorEnv
 from brokerlink.emulators._shared.server import EmulatorServer
 from brokerlink.emulators.tradier.app import create_app
-from tests.contract.harness import SESSION_START, Harness
+from tests.contract.harness import SESSION_START, EmulatorFaults, Harness
 
 POST_MARKET = timedelta(hours=4)
 
@@ -62,7 +62,14 @@ async def open_harness() -> AsyncIterator[Harness]:
             httpx.AsyncClient(base_url=server.url) as admin:
         market = AdminMarket(admin)
         opened = await market._call("POST", "/accounts", {"cash": "100000", "bearer": True})
-        broker = TradierBroker(access_token=opened["access_token"],
-                               account_id=opened["account_id"], base_url=server.url)
-        async with broker:
-            yield Harness("tradier", broker, market, rejects_when_closed=False)
+
+        def another() -> TradierBroker:
+            return TradierBroker(access_token=opened["access_token"],
+                                 account_id=opened["account_id"], base_url=server.url)
+
+        faults = EmulatorFaults(admin, read_path="/v1/accounts/*/balances",
+                                write_path="/v1/accounts/*/orders")
+        await faults.start_counting()
+        async with another() as broker:
+            yield Harness("tradier", broker, market, rejects_when_closed=False,
+                          faults=faults, another=another)

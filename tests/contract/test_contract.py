@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import inspect
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
@@ -216,3 +217,42 @@ async def test_closed_market(harness: Harness) -> None:
         queued = await harness.broker.place_order(request)
         assert queued.status in (OrderStatus.NEW, OrderStatus.PENDING_NEW)
         assert queued.filled_quantity == 0
+
+
+# --- the interface exactly: plain is_connected, date ranges ---------------------------
+
+
+async def test_is_connected_is_a_plain_bool_before_connect_and_after_disconnect(
+        harness: Harness) -> None:
+    assert not inspect.iscoroutinefunction(type(harness.broker).is_connected)
+    assert harness.another is not None
+    broker = harness.another()
+    # The product spec's use: a plain truth test (a coroutine would always be true).
+    if broker.is_connected():
+        pytest.fail("a broker not yet connected says it is connected")
+    assert broker.is_connected() is False
+    await broker.connect()
+    assert broker.is_connected() is True
+    await broker.disconnect()
+    assert broker.is_connected() is False
+    await broker.disconnect()  # idempotent
+    assert broker.is_connected() is False
+
+
+async def test_history_and_transactions_take_dates(harness: Harness) -> None:
+    placed = await harness.broker.place_order(
+        OrderRequest(symbol="PEP", side="buy", quantity=2))
+    # "Today" is the broker's own: each harness runs a simulated clock (SESSION_START).
+    today = (await harness.broker.get_account()).as_of.astimezone(UTC).date()
+    history = await harness.broker.get_order_history(today, today)
+    assert placed.order_id in {o.order_id for o in history}
+    fills = [t for t in await harness.broker.get_transactions(today, today)
+             if t.type is TransactionType.FILL and t.order_id == placed.order_id]
+    assert sum((t.quantity or Decimal(0) for t in fills), Decimal(0)) == 2
+    yesterday = today - timedelta(days=1)
+    earlier = await harness.broker.get_order_history(yesterday, yesterday)
+    assert placed.order_id not in {o.order_id for o in earlier}
+    assert not [t for t in await harness.broker.get_transactions(yesterday, yesterday)
+                if t.order_id == placed.order_id]
+    with pytest.raises(InvalidOrderError):
+        await harness.broker.get_order_history(today, yesterday)

@@ -224,6 +224,10 @@ def decode(text: str | bytes) -> Snapshot:
         raw = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"the paper account snapshot is not JSON ({exc})") from exc
+    except RecursionError as exc:
+        # Nesting deeper than the interpreter's stack: no snapshot is shaped like that.
+        raise SnapshotError("the paper account snapshot is nested too deeply to be a "
+                            "snapshot (damaged data)") from exc
     _check_format(raw)
     assert isinstance(raw, dict)  # noqa: S101  (_check_format refused anything else)
     return raw
