@@ -9,7 +9,6 @@ from types import TracebackType
 from typing import Self
 
 
-
 async def read_request(reader: asyncio.StreamReader) -> bytes | None:
     """One whole HTTP/1.1 request (head and ``Content-Length`` body), or ``None`` once
     the client has closed the connection."""
