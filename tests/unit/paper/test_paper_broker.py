@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from brokerlink import create_broker
-from brokerlink.adapters.paper import PaperBroker
+from brokerlink.adapters.paper import PAPER_CAPABILITIES, PaperBroker
+from brokerlink.core.capabilities import Capabilities
 from brokerlink.core.enums import BrokerType, OrderSide, OrderStatus, OrderType
 from brokerlink.core.errors import (
     BrokerConnectionError,
@@ -21,6 +22,7 @@ from brokerlink.core.errors import (
     OrderNotFoundError,
     SymbolNotFoundError,
 )
+from brokerlink.core.events import OrderUpdateStream
 from brokerlink.core.models import OrderModify, OrderRequest
 from brokerlink.sim.engine import SimEngine, utc
 from brokerlink.sim.events import EventKind
@@ -180,3 +182,44 @@ async def test_order_changes_stream_to_the_account_subscriber(broker: PaperBroke
         await broker.cancel_order(placed.order_id or "")
         kinds = [(await stream.get()).kind for _ in range(3)]
     assert kinds == [EventKind.NEW, EventKind.PENDING_CANCEL, EventKind.CANCELED]
+
+
+async def test_order_updates_is_the_account_stream_as_order_updates(
+        broker: PaperBroker) -> None:
+    stream = broker.order_updates()
+    assert isinstance(stream, OrderUpdateStream)
+    statuses: list[bool] = []
+    stream.on_status(statuses.append)
+    async with stream:
+        assert statuses == [True]
+        placed = await broker.place_order(buy("AAPL", "2"))
+        update = await anext(stream)
+        while not update.is_fill:
+            update = await anext(stream)
+    assert update.order.order_id == placed.order_id
+    assert (update.fill_quantity, update.order.status) == (Decimal(2), OrderStatus.FILLED)
+    assert update.execution_id is not None
+    assert update.execution_id.startswith("paper-")
+    # Closed: iteration ends.
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
+
+
+async def test_order_updates_before_connect_is_refused() -> None:
+    with pytest.raises(BrokerConnectionError):
+        PaperBroker(market="always_open").order_updates()
+
+
+async def test_optional_methods_are_gated_by_their_capability(broker: PaperBroker) -> None:
+    class Narrow(PaperBroker):
+        @property
+        def capabilities(self) -> Capabilities:
+            return PAPER_CAPABILITIES.model_copy(
+                update={"streaming": False, "client_order_ids": False})
+
+    narrow = Narrow(broker.engine, account_id="narrow")
+    async with narrow:
+        with pytest.raises(NotSupportedError, match="streaming"):
+            narrow.order_updates()
+        with pytest.raises(NotSupportedError, match="client order ids"):
+            await narrow.get_order_by_client_id("anything")

@@ -236,6 +236,15 @@ async def test_an_unreadable_stored_account_fails_connect_with_a_typed_error() -
     assert (refused.value.broker, refused.value.connection_id) == ("paper", "conn-p")
 
 
+@pytest.mark.parametrize("damaged", ["", "null", "[]", "{}", '{"format": 1, "acc',
+                                     "[" * 100_000 + "]" * 100_000])
+async def test_a_damaged_stored_account_is_a_snapshot_error(damaged: str) -> None:
+    shared = MemoryPaperStateStore()
+    shared.stored = StoredPaperState(4, damaged)
+    with pytest.raises(SnapshotError):
+        await paper(shared).connect()
+
+
 class WallClock:
     def __init__(self, now: datetime) -> None:
         self.now = now
