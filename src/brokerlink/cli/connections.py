@@ -1,9 +1,12 @@
 """``brokerlink connect``, ``connections`` and ``disconnect``: the stored connections.
 
-API keys come from the broker's usual environment variables or a hidden prompt, never
-from a command-line argument (which would land in shell history and ``ps``). OAuth
-runs through a one-shot loopback receiver; against a local emulator the CLI plays the
-user's consent click itself, so the flow runs unattended.
+API keys come from the environment variables the broker's ``BrokerSpec`` names
+(``CredentialSpec.key_env``/``secret_env``) or a hidden prompt, never from a
+command-line argument (which would land in shell history and ``ps``). OAuth runs
+through a one-shot loopback receiver; against a local emulator the CLI plays the user's
+consent click itself, so the flow runs unattended. A broker that signs in with no
+credentials (a simulated account) takes settings instead, validated by its spec's
+``settings_model``. No broker is named here: every fact comes from the registry.
 """
 
 from __future__ import annotations
@@ -16,29 +19,27 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
+from brokerlink.adapters import registry
+from brokerlink.adapters._shared.spec import BrokerSpec, CredentialKind, CredentialSpec
 from brokerlink.adapters._shared.urls import is_loopback
 from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.cli.render import connections_table, wide_console
-from brokerlink.core.enums import BrokerType
-from brokerlink.core.errors import BrokerError
+from brokerlink.core.errors import BrokerError, NotSupportedError
 from brokerlink.core.values import utc_now
 from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
 from brokerlink.manager.connections import ConnectionService
 from brokerlink.storage.records import ConnectionRecord
 
 REAUTH_WARNING = timedelta(days=2)
-
-KEY_VARIABLES: dict[BrokerType, tuple[str, str | None]] = {
-    BrokerType.ALPACA: ("ALPACA_API_KEY_ID", "ALPACA_API_SECRET_KEY"),
-    BrokerType.TRADIER: ("TRADIER_ACCESS_TOKEN", None),
-}
+KEY_KINDS = (CredentialKind.API_KEY, CredentialKind.ACCESS_TOKEN)
+"""Credential kinds read as a key (and maybe a secret) from the environment or a prompt."""
 
 
 class AuthMethod(StrEnum):
@@ -46,22 +47,19 @@ class AuthMethod(StrEnum):
     OAUTH = "oauth"
 
 
-class PaperMarketChoice(StrEnum):
-    EXCHANGE = "exchange"
-    ALWAYS_OPEN = "always_open"
-
-
 def actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
 def connect(
-    broker: Annotated[str, typer.Argument(help="alpaca, tradier or paper")],
+    broker: Annotated[str, typer.Argument(
+        help="A broker name or alias (see `brokerlink brokers`).")],
     base_url: Annotated[str | None, typer.Option(
-        "--base-url", help="Point at an emulator (brokerlink emulate) or a paper host.")] = None,
+        "--base-url", help="Point at an emulator (brokerlink emulate) or a broker host.")
+    ] = None,
     auth: Annotated[AuthMethod | None, typer.Option(
         "--auth", help="keys or oauth (default: keys when the broker's key variables are "
-        "set, else oauth)")] = None,
+        "set, else oauth where it offers it)")] = None,
     client_id: Annotated[str | None, typer.Option(
         "--client-id", envvar="BROKERLINK_OAUTH_CLIENT_ID",
         help="Your OAuth app's client id (an emulator's sandbox app by default).")] = None,
@@ -69,25 +67,35 @@ def connect(
                      ] = None,
     browser: Annotated[bool, typer.Option("--browser/--no-browser",
                                           help="Open the sign-in page in a browser.")] = True,
-    cash: Annotated[str, typer.Option(
-        "--cash", help="paper: the opening cash (USD).")] = "100000",
-    market: Annotated[PaperMarketChoice, typer.Option(
-        "--market", help="paper: follow the NYSE calendar, or a market always open.")
-    ] = PaperMarketChoice.EXCHANGE,
-    seed: Annotated[int, typer.Option("--seed", help="paper: the price walk's seed.")] = 7,
+    cash: Annotated[str | None, typer.Option(
+        "--cash", help="Simulated accounts: the opening cash.")] = None,
+    market: Annotated[str | None, typer.Option(
+        "--market", help="Simulated accounts: the market hours (as the broker names them, "
+        "e.g. exchange or always_open).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Simulated accounts: the price walk's seed.")] = None,
+    setting: Annotated[list[str] | None, typer.Option(
+        "--set", help="Simulated accounts: any other setting, as KEY=VALUE (repeatable).")
+    ] = None,
 ) -> None:
     """Connect a broker account: sign in, test the connection, then store it encrypted.
 
-    ``paper`` stores a simulated account (no sign-in): its orders, positions and cash
-    persist in the database.
+    A broker that signs in with no credentials (a simulated account, such as ``paper``)
+    stores its settings instead; its orders, positions and cash persist in the database.
     """
-    kind = _broker(broker)
+    spec = _broker(broker)
+    given = _settings(cash, market, seed, setting or [])
     try:
-        if kind is BrokerType.PAPER:
-            record = asyncio.run(_connect_paper(_paper_cash(cash), market, seed, label))
+        if spec.credential(CredentialKind.NONE) is not None and auth is None:
+            record = asyncio.run(_connect_with_settings(spec, given, label))
         else:
-            method = auth or _default_method(kind)
-            record = asyncio.run(_connect(kind, method, base_url, client_id, label, browser))
+            if given:
+                raise typer.BadParameter(f"{spec.broker_type.value} signs in with "
+                                         "credentials; --cash, --market, --seed and --set "
+                                         "are for simulated accounts")
+            method = auth or _default_method(spec)
+            record = asyncio.run(_connect(spec, method, base_url, client_id, label,
+                                          browser))
     except BrokerError as exc:
         typer.secho(f"not connected: {exc}", fg="red", err=True)
         raise typer.Exit(1) from exc
@@ -95,7 +103,25 @@ def connect(
                     f"(accounts {', '.join(record.account_ids)})")
 
 
-def _paper_cash(text: str) -> Decimal:
+def _settings(cash: str | None, market: str | None, seed: int | None,
+              pairs: list[str]) -> dict[str, Any]:
+    """The settings given on the command line, unvalidated but for their shape."""
+    given: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--set takes KEY=VALUE, got {pair!r}")
+        given[key.strip()] = value
+    if cash is not None:
+        given["cash"] = _cash(cash)
+    if market is not None:
+        given["market"] = market
+    if seed is not None:
+        given["seed"] = seed
+    return given
+
+
+def _cash(text: str) -> Decimal:
     try:
         cash = Decimal(text)
     except InvalidOperation as exc:
@@ -105,19 +131,30 @@ def _paper_cash(text: str) -> Decimal:
     return cash
 
 
-async def _connect_paper(cash: Decimal, market: PaperMarketChoice, seed: int,
-                         label: str | None) -> ConnectionRecord:
+async def _connect_with_settings(spec: BrokerSpec, given: dict[str, Any],
+                                 label: str | None) -> ConnectionRecord:
+    try:
+        settings = spec.settings_model.model_validate(given)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: "
+                             f"{e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(f"{spec.broker_type.value} settings refused: "
+                                 f"{problems}") from exc
     async with await ConnectionService.open(actor=actor()) as service:
-        return await service.add_paper(cash=cash, seed=seed, market=market.value,
-                                       label=label)
+        return await service.add_with_settings(spec.broker_type, settings, label=label)
 
 
-async def _connect(broker: BrokerType, method: AuthMethod, base_url: str | None,
+async def _connect(spec: BrokerSpec, method: AuthMethod, base_url: str | None,
                    client_id: str | None, label: str | None,
                    browser: bool) -> ConnectionRecord:
+    broker = spec.broker_type
+    # Read before opening the database: a prompt must not hold it open.
+    keys = _read_keys(spec) if method is AuthMethod.KEYS else None
+    if method is AuthMethod.OAUTH and spec.credential(CredentialKind.OAUTH) is None:
+        raise typer.BadParameter(f"{broker.value} has no OAuth sign-in here; use --auth keys")
     async with await ConnectionService.open(actor=actor()) as service:
-        if method is AuthMethod.KEYS:
-            key, secret = _read_keys(broker)
+        if keys is not None:
+            key, secret = keys
             return await service.add_with_keys(broker, api_key=key, api_secret=secret,
                                                base_url=base_url, label=label)
         client = _oauth_client(client_id, base_url)
@@ -164,30 +201,46 @@ async def _remove(connection_id: str) -> ConnectionRecord:
         return await service.remove(connection_id)
 
 
-def _broker(name: str) -> BrokerType:
+def _broker(name: str) -> BrokerSpec:
+    """The installed broker called ``name`` (or an alias). Raises ``typer.BadParameter``
+    naming the installed ones."""
     try:
-        kind = BrokerType.parse(name)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    if kind not in KEY_VARIABLES and kind is not BrokerType.PAPER:
-        ready = ", ".join([*(b.value for b in KEY_VARIABLES), BrokerType.PAPER.value])
-        raise typer.BadParameter(f"connections to {kind.value} are not available yet; "
-                                 f"choose {ready}")
-    return kind
+        return registry.resolve(name)
+    except (NotSupportedError, ValueError) as exc:
+        ready = ", ".join(spec.broker_type.value for spec in registry.specs())
+        raise typer.BadParameter(f"connections to {name!r} are not available yet; "
+                                 f"choose {ready}") from exc
 
 
-def _default_method(broker: BrokerType) -> AuthMethod:
-    key_variable, _ = KEY_VARIABLES[broker]
-    return AuthMethod.KEYS if os.environ.get(key_variable) else AuthMethod.OAUTH
+def _key_credential(spec: BrokerSpec) -> CredentialSpec | None:
+    """The broker's key (or token) sign-in, preferring one whose variable is set."""
+    keyed = [c for c in spec.credentials if c.kind in KEY_KINDS]
+    return next((c for c in keyed if c.key_env and os.environ.get(c.key_env)),
+                keyed[0] if keyed else None)
 
 
-def _read_keys(broker: BrokerType) -> tuple[SecretStr, SecretStr | None]:
-    key_variable, secret_variable = KEY_VARIABLES[broker]
-    key = os.environ.get(key_variable) or typer.prompt(key_variable, hide_input=True)
+def _default_method(spec: BrokerSpec) -> AuthMethod:
+    keyed = _key_credential(spec)
+    if keyed is not None and keyed.key_env and os.environ.get(keyed.key_env):
+        return AuthMethod.KEYS
+    if spec.credential(CredentialKind.OAUTH) is not None:
+        return AuthMethod.OAUTH
+    return AuthMethod.KEYS
+
+
+def _read_keys(spec: BrokerSpec) -> tuple[SecretStr, SecretStr | None]:
+    keyed = _key_credential(spec)
+    if keyed is None:
+        raise typer.BadParameter(f"{spec.broker_type.value} does not sign in with keys; "
+                                 "use --auth oauth")
+    key_name = keyed.key_env or f"{spec.display_name} {keyed.kind.value.replace('_', ' ')}"
+    key = (keyed.key_env and os.environ.get(keyed.key_env)) or typer.prompt(
+        key_name, hide_input=True)
     secret: str | None = None
-    if secret_variable is not None:
-        secret = os.environ.get(secret_variable) or typer.prompt(secret_variable,
-                                                                 hide_input=True)
+    if keyed.kind is CredentialKind.API_KEY:
+        secret_name = keyed.secret_env or f"{spec.display_name} API secret"
+        secret = (keyed.secret_env and os.environ.get(keyed.secret_env)) or typer.prompt(
+            secret_name, hide_input=True)
     return SecretStr(key), SecretStr(secret) if secret is not None else None
 
 

@@ -1,13 +1,15 @@
-"""``brokerlink demo``: three brokerage accounts used as one portfolio, in seconds.
+"""``brokerlink demo``: several brokerage accounts used as one portfolio, in seconds.
 
 Everything runs in a brokerlink home of its own (a temporary directory unless
 ``--home`` names one), with its own SQLite database, vault key file and audit log, so
-nothing of the user's is read or changed. The demo:
+nothing of the user's is read or changed. The brokers come from the registries, never
+by name: every installed broker with an emulator and an OAuth sign-in, and every
+broker that signs in with no credentials (a simulated account). The demo:
 
-1. starts the Alpaca and Tradier emulators on loopback;
-2. connects both through their real OAuth flow (authorization code with PKCE and a
+1. starts each such broker's emulator on loopback;
+2. connects each through its real OAuth flow (authorization code with PKCE and a
    single-use state, the callback taken by a one-shot loopback receiver, tokens sealed
-   in the vault), beside a paper account;
+   in the vault), beside the simulated accounts;
 3. starts the live sync (each broker's stream, polling as fallback), with the order
    journal following it;
 4. places orders with best execution, printing why each went where it did;
@@ -27,12 +29,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 from pydantic import SecretStr
 from rich.console import Console
 
-from brokerlink.adapters.paper import PaperBroker
+from brokerlink.adapters import registry
+from brokerlink.adapters._shared.spec import BrokerSpec, CredentialKind
 from brokerlink.auth.keys import (
     MASTER_KEY_ENV,
     NEW_PASSPHRASE_ENV,
@@ -50,7 +54,7 @@ from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators import registry as emulators
 from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
 from brokerlink.manager.journal import OrderJournal
-from brokerlink.manager.manager import BrokerManager, LiveSync, PaperSettings, Placement
+from brokerlink.manager.manager import BrokerManager, LiveSync, Placement
 from brokerlink.manager.sync_events import SyncEvent, SyncEventKind
 from brokerlink.paths import HOME_ENV
 from brokerlink.storage.engine import DATABASE_SCHEMA_ENV, DATABASE_URL_ENV
@@ -60,6 +64,10 @@ DEMO_SEED = 42
 CENT = Decimal("0.01")
 ACTOR = "cli:demo"
 STREAM_WAIT = 5.0
+SIMULATED_SETTINGS: dict[str, Any] = {"cash": Decimal(100_000), "seed": DEMO_SEED,
+                                      "market": "always_open"}
+"""What the demo asks of a simulated account, where its settings model takes it: the
+market always open, so every order fills whenever the demo runs."""
 LIVE_WAIT = 15.0
 """Seconds the demo waits for the sync to show a fill: far more than it takes."""
 
@@ -90,6 +98,27 @@ def demo_home(home: Path | None) -> Iterator[Path]:
                     os.environ[name] = value
 
 
+@runtime_checkable
+class PriceSetter(Protocol):
+    """A broker whose prices the demo can move directly (a simulated account)."""
+
+    async def set_price(self, symbol: str, price: Decimal) -> None: ...
+
+
+def emulated_brokers() -> list[BrokerSpec]:
+    """Installed brokers with an emulator here and an OAuth sign-in, by name."""
+    with_emulator = set(emulators.names())
+    return [spec for spec in registry.specs()
+            if spec.broker_type.value in with_emulator
+            and spec.credential(CredentialKind.OAUTH) is not None]
+
+
+def simulated_brokers() -> list[BrokerSpec]:
+    """Installed brokers that sign in with no credentials (simulated accounts)."""
+    return [spec for spec in registry.specs()
+            if spec.credential(CredentialKind.NONE) is not None]
+
+
 @dataclass(frozen=True, slots=True)
 class Venue:
     """One demo connection: its stored record and, for an emulator, its admin URL."""
@@ -105,7 +134,7 @@ async def run_demo(console: Console) -> None:
     # Entered in this order so the manager (and its sync) closes before the emulators.
     async with _emulators(console) as urls, \
             await BrokerManager.open(actor=ACTOR, read_timeout=10.0) as manager:
-        console.rule("[bold]1. Connect three accounts")
+        console.rule("[bold]1. Connect the accounts")
         venues = await _connect_all(console, manager, urls)
         console.print(render.connections_table(await manager.connections.list()))
 
@@ -134,10 +163,11 @@ async def run_demo(console: Console) -> None:
 
 @asynccontextmanager
 async def _emulators(console: Console) -> AsyncIterator[dict[BrokerType, str]]:
-    """The Alpaca and Tradier emulators on loopback, each with a market of its own."""
+    """Every emulated broker's emulator on loopback, each with a market of its own."""
     async with AsyncExitStack() as stack:
         urls: dict[BrokerType, str] = {}
-        for offset, kind in enumerate((BrokerType.ALPACA, BrokerType.TRADIER), start=1):
+        for offset, spec in enumerate(emulated_brokers(), start=1):
+            kind = spec.broker_type
             app = emulators.load(kind.value)(seed=DEMO_SEED + offset)
             server = await stack.enter_async_context(EmulatorServer(app))
             console.print(f"{kind.value} emulator at {server.url}")
@@ -159,13 +189,16 @@ async def _connect_all(console: Console, manager: BrokerManager,
         console.print(f"{kind.value}: signed in with OAuth (PKCE, single-use state) -> "
                       f"{record.id}, account {', '.join(record.account_ids)}")
         venues[record.id] = Venue(record, url)
-    paper_id = await manager.add_broker(
-        "paper", paper=PaperSettings(cash=Decimal(100_000), seed=DEMO_SEED,
-                                     market="always_open"), label="paper (demo)")
-    paper = await manager.connections.get(paper_id)
-    console.print(f"paper: a simulated account -> {paper_id}, account "
-                  f"{', '.join(paper.account_ids)}")
-    venues[paper_id] = Venue(paper, None)
+    for spec in simulated_brokers():
+        fields = spec.settings_model.model_fields
+        settings = spec.settings_model.model_validate(
+            {name: value for name, value in SIMULATED_SETTINGS.items() if name in fields})
+        name = spec.broker_type.value
+        added = await manager.add_broker(name, settings=settings, label=f"{name} (demo)")
+        record = await manager.connections.get(added)
+        console.print(f"{name}: a simulated account -> {added}, account "
+                      f"{', '.join(record.account_ids)}")
+        venues[added] = Venue(record, None)
     return venues
 
 
@@ -223,22 +256,23 @@ async def _place_orders(console: Console, manager: BrokerManager,
             f"placed {order.side.value} {render.number(order.quantity)} {order.symbol} "
             f"{order.order_type.value}{price} -> [bold]{chosen.label}[/bold]: "
             f"{placement.result.status.value}; {'; '.join(chosen.reasons)}")
-    # A chosen connection, as with --broker CONNECTION_ID: the same symbol now sits in two
-    # accounts, and the portfolio shows it as one line with both holdings.
-    tradier = next(cid for cid, v in venues.items() if v.record.broker == "tradier")
+    # A chosen connection, as with --broker CONNECTION_ID (the last emulated one): the
+    # same symbol now sits in two accounts, and the portfolio shows it as one line with
+    # both holdings.
+    chosen_id = [cid for cid, v in venues.items() if v.admin_url is not None][-1]
     order = OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=Decimal(2))
-    placement = await manager.place_order(order, connection_id=tradier,
+    placement = await manager.place_order(order, connection_id=chosen_id,
                                           idempotency_key="demo-chosen")
     assert placement.result is not None  # noqa: S101  (sent with the market open)
-    console.print(f"placed buy 2 AAPL market -> [bold]{venues[tradier].record.label}[/bold] "
-                  f"(chosen by hand): {placement.result.status.value}")
+    console.print(f"placed buy 2 AAPL market -> [bold]{venues[chosen_id].record.label}"
+                  f"[/bold] (chosen by hand): {placement.result.status.value}")
     # Sent again with the same idempotency key (a retry after a crash, say): the
     # journal answers with the first result and nothing reaches the broker.
-    at_broker = len(await (await manager.broker(tradier)).get_orders())
-    again = await manager.place_order(order, connection_id=tradier,
+    at_broker = len(await (await manager.broker(chosen_id)).get_orders())
+    again = await manager.place_order(order, connection_id=chosen_id,
                                       idempotency_key="demo-chosen")
     assert again.result is not None  # noqa: S101
-    after = len(await (await manager.broker(tradier)).get_orders())
+    after = len(await (await manager.broker(chosen_id)).get_orders())
     console.print(f"the same again with its idempotency key: order {again.result.order_id}"
                   f" {'(the first one)' if again.result == placement.result else '(NEW!)'}"
                   f"; orders at the broker: {at_broker} before, {after} after")
@@ -276,9 +310,9 @@ async def _fill_resting(console: Console, manager: BrokerManager, venues: dict[s
                                         json={"symbol": symbol, "price": str(price)})
             response.raise_for_status()
     else:
-        paper = await manager.broker(resting.connection_id)
-        assert isinstance(paper, PaperBroker)  # noqa: S101  (no admin URL: paper)
-        await paper.set_price(symbol, price)
+        simulated = await manager.broker(resting.connection_id)
+        assert isinstance(simulated, PriceSetter)  # noqa: S101  (no admin URL: simulated)
+        await simulated.set_price(symbol, price)
     records = {cid: v.record for cid, v in venues.items()}
 
     def shows_fill(event: SyncEvent) -> bool:

@@ -4,10 +4,12 @@ A connection is tested against the broker before anything is saved; its secrets 
 only to the vault (sealed per connection and field); every step lands in the audit
 log. Reopening an OAuth connection wires a ``TokenManager`` over the database token
 store, so access tokens refresh ahead of expiry, one refresh at a time across
-processes. A paper connection has no secrets: its settings are its ``base_url`` and its
-account is stored in the database, continued by every process that opens it. If saving
-fails halfway, what was written is removed again: a connection is either whole or
-absent.
+processes. A broker that signs in with no credentials (``CredentialKind.NONE``) stores
+its settings as the connection's ``base_url`` (its spec's ``connection_url``) and no
+secrets; if it keeps state of its own (``stores_state``), that state is in the database,
+continued by every process that opens the connection. Every broker fact (OAuth
+endpoints, credential kinds) comes from the broker's ``BrokerSpec``. If saving fails
+halfway, what was written is removed again: a connection is either whole or absent.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from types import TracebackType
 from typing import Self
 
 from pydantic import SecretStr
 
 from brokerlink.adapters._shared import AuditSink, BearerToken, CredentialSource
-from brokerlink.adapters.paper.config import PaperMarket, paper_url
+from brokerlink.adapters._shared.spec import BrokerSettings, CredentialKind
+from brokerlink.adapters.registry import resolve
 from brokerlink.audit.log import AuditLog
 from brokerlink.audit.sink import AuditLogSink
 from brokerlink.auth.loopback import sign_in_via_loopback
@@ -31,18 +33,18 @@ from brokerlink.auth.oauth import OAuthClient
 from brokerlink.auth.oauth_config import OAuthClientCredentials, oauth_config_for
 from brokerlink.auth.oauth_errors import RefreshTokenRejectedError
 from brokerlink.auth.oauth_states import VaultPendingStateStore
-from brokerlink.auth.token_store import SqlTokenStore
 from brokerlink.auth.tokens import Clock, TokenManager, TokenSet
 from brokerlink.auth.vault import Vault
 from brokerlink.core.enums import BrokerType
-from brokerlink.core.errors import BrokerError
+from brokerlink.core.errors import BrokerError, NotSupportedError
 from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import BrokerAccount
 from brokerlink.core.values import utc_now
 from brokerlink.manager.connectors import connector_for
 from brokerlink.storage.connections import ConnectionNotFoundError, ConnectionRepository
-from brokerlink.storage.engine import Database, open_database
+from brokerlink.storage.engine import Database
 from brokerlink.storage.records import ConnectionRecord, ConnectionStatus
+from brokerlink.storage.token_store import SqlTokenStore
 
 API_KEY = "api_key"
 API_SECRET = "api_secret"  # noqa: S105  (a field name)
@@ -82,15 +84,15 @@ class ConnectionService:
 
     @classmethod
     async def open(cls, *, actor: str, database_url: str | None = None) -> ConnectionService:
-        """Open the default (or given) database, its vault and audit log."""
-        database = await open_database(database_url)
-        try:
-            vault = await Vault.load(database)
-            audit = await AuditLog.open(database, vault)
-        except BaseException:
-            await database.aclose()
-            raise
-        return cls(database, vault, audit, actor=actor)
+        """Open the default (or given) database, its vault and audit log.
+
+        A convenience over ``brokerlink.bootstrap``, which does the wiring.
+        """
+        # Imported here: bootstrap imports this module (it is the composition root).
+        from brokerlink.bootstrap import open_components
+
+        parts = await open_components(database_url=database_url)
+        return cls(parts.database, parts.vault, parts.audit, actor=actor)
 
     async def aclose(self) -> None:
         await self.audit.aclose()
@@ -151,43 +153,61 @@ class ConnectionService:
         return await self._save(broker, connection_id, account, base_url, label,
                                 secrets=secrets, tokens=tokens, method="oauth")
 
-    async def add_paper(self, *, cash: Decimal = Decimal(100_000), seed: int = 7,
-                        market: PaperMarket = "exchange",
-                        label: str | None = None) -> ConnectionRecord:
-        """Store a paper connection and open its account: settings, no secrets.
+    async def add_with_settings(self, broker: BrokerType | str,
+                                settings: BrokerSettings | None = None, *,
+                                label: str | None = None) -> ConnectionRecord:
+        """Store a connection to a broker that signs in with no credentials (a simulated
+        account): its settings, no secrets.
 
-        The settings (cash, seed, market) are kept in the record's ``base_url``
-        (``paper:?cash=...``); the account itself (its id, cash, orders, positions) is
-        stored in the database from the start and outlives every process: each one that
-        opens the connection continues the same account (see ``open_broker``). Raises
-        ``ConnectionTestError`` if the settings are refused (for example negative cash);
-        nothing is stored then.
+        ``settings`` is an instance of the broker's ``settings_model`` (default: its
+        defaults); the spec's ``connection_url`` turns it into the record's ``base_url``.
+        A broker that keeps state of its own (``stores_state``) opens it in the database
+        before the connection is reported, so every process that opens the connection
+        continues the same state (see ``open_broker``).
+
+        Raises ``NotSupportedError`` for a broker that needs credentials or settings of
+        another broker's model, ``ConnectionTestError`` if the broker refuses the
+        settings (for example negative cash); nothing is stored then.
         """
+        spec = resolve(broker)
+        kind = spec.broker_type
+        if spec.connection_url is None or spec.credential(CredentialKind.NONE) is None:
+            raise NotSupportedError(
+                f"{kind.value} signs in with credentials "
+                f"({', '.join(c.kind.value for c in spec.credentials)}), not settings alone",
+                broker=kind.value)
+        chosen = settings if settings is not None else spec.settings_model()
+        if type(chosen) is not spec.settings_model:
+            raise NotSupportedError(f"{type(chosen).__name__} are not {kind.value}'s "
+                                    f"settings ({spec.settings_model.__name__})",
+                                    broker=kind.value)
         connection_id = _new_id()
-        if cash < 0:
-            raise ConnectionTestError("paper cash cannot be negative; nothing was saved",
-                                      broker=BrokerType.PAPER.value,
-                                      connection_id=connection_id)
-        base_url = paper_url(account_id=f"PAPER-{connection_id.removeprefix('conn-')}",
-                             cash=cash, seed=seed, market=market)
-        account = await self._test(BrokerType.PAPER, connection_id, base_url, api_key=None,
+        try:
+            base_url = spec.connection_url(chosen, connection_id)
+        except ValueError as exc:
+            raise ConnectionTestError(f"{kind.value} refused the settings ({exc}); nothing "
+                                      "was saved", broker=kind.value,
+                                      connection_id=connection_id) from exc
+        account = await self._test(kind, connection_id, base_url, api_key=None,
                                    api_secret=None, source=None)
 
-        async def open_account() -> None:
-            # Connecting with the database opens the account and stores it (the
-            # connection row exists by now: an account row never outlives its connection).
-            async with connector_for(BrokerType.PAPER)(
+        async def open_state() -> None:
+            # Connecting with the database opens the state and stores it (the
+            # connection row exists by now: stored state never outlives its connection).
+            async with connector_for(kind)(
                     connection_id=connection_id, base_url=base_url, api_key=None,
                     api_secret=None, source=None, audit=None, database=self.database):
                 pass
 
-        return await self._save(BrokerType.PAPER, connection_id, account, base_url, label,
-                                secrets={}, tokens=None, method="paper", then=open_account)
+        return await self._save(kind, connection_id, account, base_url, label, secrets={},
+                                tokens=None, method=CredentialKind.NONE.value,
+                                then=open_state if spec.stores_state else None)
 
     async def _test(self, broker: BrokerType, connection_id: str, base_url: str | None, *,
                     api_key: SecretStr | None, api_secret: SecretStr | None,
                     source: CredentialSource | None) -> BrokerAccount:
-        # No database: testing a connection stores nothing (a paper one runs in memory).
+        # No database: testing a connection stores nothing (a broker's own state, if it
+        # keeps any, lives in memory for the test).
         build = connector_for(broker)
         adapter = build(connection_id=connection_id, base_url=base_url, api_key=api_key,
                         api_secret=api_secret, source=source, audit=self.audit_sink)
@@ -251,22 +271,25 @@ class ConnectionService:
         """Build (not yet connected) the broker of a stored connection, with a refreshing
         token manager for OAuth connections. Raises ``ConnectionNotFoundError``.
 
-        A paper connection's broker keeps its account in this database: connecting it
-        restores the account as the last process left it (its market caught up with the
-        wall clock), and every change is saved before it is reported, so any number of
-        processes (or brokers) can trade the one account.
+        A broker that keeps state of its own (``stores_state``) keeps it in this
+        database: connecting restores it as the last process left it, and every change
+        is saved before it is reported, so any number of processes (or brokers) can use
+        the one account. Raises ``NotSupportedError`` when the connection's broker is no
+        longer installed.
         """
         record = await self.get(connection_id)
-        broker = BrokerType.parse(record.broker)
+        spec = resolve(record.broker)
+        broker = spec.broker_type
         api_key = await self.vault.get_secret(connection_id, API_KEY)
         manager: AuditedTokens | None = None
-        # A paper connection has no secrets: its settings are its base_url.
-        if api_key is None and broker is not BrokerType.PAPER:
-            client_id = await self.vault.get_secret(connection_id, CLIENT_ID)
-            if client_id is None:
-                raise ConnectionNotFoundError(
-                    f"connection {connection_id} has no stored credentials; remove it and "
-                    "connect again", connection_id=connection_id)
+        client_id = (await self.vault.get_secret(connection_id, CLIENT_ID)
+                     if api_key is None and spec.credential(CredentialKind.OAUTH) else None)
+        if api_key is None and client_id is None and \
+                spec.credential(CredentialKind.NONE) is None:
+            raise ConnectionNotFoundError(
+                f"connection {connection_id} has no stored credentials; remove it and "
+                "connect again", connection_id=connection_id)
+        if client_id is not None:
             client = OAuthClientCredentials(
                 client_id.get_secret_value(),
                 await self.vault.get_secret(connection_id, CLIENT_SECRET))
@@ -284,12 +307,12 @@ class ConnectionService:
     # --- removing -----------------------------------------------------------------------
 
     async def remove(self, connection_id: str) -> ConnectionRecord:
-        """Delete a connection, every secret it had and (paper) its stored account.
+        """Delete a connection, every secret it had and any state its broker stored.
         Raises ``ConnectionNotFoundError``.
 
-        The brokers served here offer no token revocation endpoint (Alpaca's and
-        Tradier's tokens end when the user revokes the app), so removal deletes the
-        secrets and says so in the audit log.
+        No broker served here offers a token revocation endpoint (a token ends when the
+        user revokes the app at the broker), so removal deletes the secrets and says so
+        in the audit log.
         """
         record = await self.get(connection_id)
         removed = await self._forget(connection_id)
@@ -308,8 +331,8 @@ class ConnectionService:
 
     def _oauth_client(self, broker: BrokerType, client: OAuthClientCredentials,
                       base_url: str | None) -> OAuthClient:
-        config = oauth_config_for(broker.value, base_url=base_url)
-        return OAuthClient(config, client, VaultPendingStateStore(self.database, self.vault),
+        config = oauth_config_for(broker, base_url=base_url)
+        return OAuthClient(config, client, VaultPendingStateStore(self.vault),
                            clock=self._clock)
 
 

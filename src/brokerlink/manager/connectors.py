@@ -49,9 +49,10 @@ def connector_for(broker: BrokerType | str) -> Connector:
                 ) -> BrokerInterface:
         state = None
         if spec.stores_state and database is not None:
-            from brokerlink.manager.paper_state import DatabasePaperStore
+            from brokerlink.manager.broker_state import DatabaseStateStore
 
-            state = DatabasePaperStore(database, connection_id)
+            state = DatabaseStateStore(database, connection_id,
+                                       broker=spec.broker_type.value)
         return spec.connect(ConnectionSettings(
             connection_id=connection_id, base_url=base_url, api_key=api_key,
             api_secret=api_secret, source=source, audit=audit, state=state,

@@ -11,10 +11,11 @@ result's ``errors`` and never hides the others (see ``manager.aggregate``). Writ
 not cut short by that timeout: abandoning an order mid-flight would make its outcome
 unknown, so the transport's own timeout and the journal's reconciliation govern them.
 
-Opened brokers are kept for the manager's lifetime and connected lazily. Paper
-accounts are stored in the database (``manager.paper_state``): every process sees the
-same orders, positions and cash, and a simulated market that has caught up with the
-wall clock.
+Opened brokers are kept for the manager's lifetime and connected lazily. A broker that
+keeps state of its own (``BrokerSpec.stores_state``: a simulated account) keeps it in the
+database (``manager.broker_state``): every process sees the same orders, positions and
+cash. The manager names no broker: how a connection signs in, whether it keeps state
+and whether its clock is real all come from its broker's spec in the adapter registry.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from pydantic import SecretStr
+
+from brokerlink.adapters._shared.spec import BrokerSettings, CredentialKind, CredentialSpec
 from brokerlink.adapters._shared.urls import is_loopback
-from brokerlink.adapters.paper.config import PaperMarket
+from brokerlink.adapters.registry import resolve
 from brokerlink.core.enums import BrokerType, OrderStatus
 from brokerlink.core.errors import (
     AuthError,
@@ -88,15 +92,6 @@ class OrderSubmitter(Protocol):
     async def submit(self, *, connection_id: str, account_id: str, broker: BrokerInterface,
                      order: OrderRequest, idempotency_key: str | None = None) -> OrderResult:
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class PaperSettings:
-    """How a new paper connection starts: cash, price seed and market hours."""
-
-    cash: Decimal = Decimal(100_000)
-    seed: int = 7
-    market: PaperMarket = "exchange"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +162,41 @@ class _Health:
 
 
 def _target(record: ConnectionRecord) -> Target:
-    return Target(record.id, BrokerType.parse(record.broker), record.label,
+    return Target(record.id, BrokerType(record.broker), record.label,
                   record.account_ids[0] if record.account_ids else None)
 
 
 def _real_clock(record: ConnectionRecord) -> bool:
     """Whether the connection's fill timestamps are wall time (a real broker), not a
-    simulated clock (paper, or an emulator on this machine)."""
-    return record.broker != BrokerType.PAPER.value and not is_loopback(record.base_url)
+    simulated clock: a broker with no host at all (every environment of its spec is
+    hostless: a simulation), or an emulator on this machine."""
+    if is_loopback(record.base_url):
+        return False
+    try:
+        spec = resolve(record.broker)
+    except NotSupportedError:
+        return False
+    return any(env.base_url is not None for env in spec.environments)
+
+
+def _stored_keys(kinds: tuple[CredentialSpec, ...], credentials: BrokerCredentials,
+                 broker: BrokerType) -> tuple[SecretStr, SecretStr | None]:
+    """The (key, secret) to store for ``credentials``, by the broker's credential kinds:
+    an API key and secret as given; a long-lived access token as the key alone. Raises
+    ``NotSupportedError`` when the broker signs in no way the credentials offer."""
+    signs_in = {spec.kind for spec in kinds}
+    if credentials.api_key is not None and signs_in & {CredentialKind.API_KEY,
+                                                       CredentialKind.ACCESS_TOKEN}:
+        return credentials.api_key, credentials.api_secret
+    if credentials.access_token is not None and CredentialKind.ACCESS_TOKEN in signs_in:
+        return credentials.access_token, None
+    offered = [kind.value for kind in (CredentialKind.API_KEY, CredentialKind.ACCESS_TOKEN)
+               if kind in signs_in]
+    oauth = " (for OAuth use `brokerlink connect`, browser sign-in)" \
+        if CredentialKind.OAUTH in signs_in else ""
+    raise NotSupportedError(
+        f"{broker.value} signs in here with {' or '.join(offered) or 'no key or token'}"
+        f"{oauth}", broker=broker.value)
 
 
 class BrokerManager:
@@ -215,8 +237,14 @@ class BrokerManager:
                    base_currency: str = "USD",
                    read_timeout: float = DEFAULT_READ_TIMEOUT,
                    market_hours: MarketHours | None = None) -> BrokerManager:
-        """A manager over the default (or given) database; ``aclose`` closes it."""
-        service = await ConnectionService.open(actor=actor, database_url=database_url)
+        """A manager over the default (or given) database; ``aclose`` closes it.
+
+        A convenience over ``brokerlink.bootstrap``, which does the wiring.
+        """
+        # Imported here: bootstrap imports this module (it is the composition root).
+        from brokerlink.bootstrap import open_connection_service
+
+        service = await open_connection_service(actor=actor, database_url=database_url)
         return cls(service, commissions=commissions, fx=fx, base_currency=base_currency,
                    read_timeout=read_timeout, market_hours=market_hours, owns_service=True)
 
@@ -253,44 +281,43 @@ class BrokerManager:
     async def add_broker(self, broker_type: BrokerType | str,
                          credentials: BrokerCredentials | None = None, *,
                          label: str | None = None,
-                         paper: PaperSettings | None = None) -> str:
+                         settings: BrokerSettings | None = None) -> str:
         """Connect and test a broker account, store it, and return its connection id.
 
-        Keys (``api_key``/``api_secret``; for Tradier an ``access_token``) are sealed
-        in the vault; ``credentials.base_url`` points at a host or a local emulator.
-        ``paper`` (or ``broker_type="paper"`` without credentials) stores a paper
-        connection's settings and its account (in the database, no secrets) and opens it.
+        ``broker_type`` is a broker's name or alias (see ``brokerlink brokers``). Keys
+        are sealed in the vault: ``api_key``/``api_secret`` for a broker that signs in
+        with an API key, ``access_token`` for one that signs in with a long-lived token
+        (kept as its key); ``credentials.base_url`` points at a host or a local
+        emulator. A broker that signs in with no credentials (a simulated account) takes
+        ``settings`` instead (an instance of its spec's ``settings_model``; default: its
+        defaults) and is opened at once, its state stored and ready for the first order.
         Browser sign-in (OAuth) goes through ``ConnectionService.add_with_oauth``.
 
-        Raises ``ValueError`` for an unknown broker name, ``ConnectionTestError`` when
-        the broker refuses the credentials (nothing is stored), ``NotSupportedError``
-        for credentials this broker cannot sign in with, ``AuthError`` when none given.
+        Raises ``NotSupportedError`` for a broker not installed, credentials this broker
+        cannot sign in with, or settings given to a broker that signs in with
+        credentials; ``AuthError`` when credentials are needed and none given;
+        ``ConnectionTestError`` when the broker refuses them (nothing is stored).
         """
-        kind = BrokerType.parse(broker_type)
-        if kind is BrokerType.PAPER:
-            settings = paper or PaperSettings()
-            record = await self.connections.add_paper(
-                cash=settings.cash, seed=settings.seed, market=settings.market, label=label)
-            # Open it now: the paper account is stored and ready for the first order.
+        spec = resolve(broker_type)
+        kind = spec.broker_type
+        if credentials is None and spec.credential(CredentialKind.NONE) is not None:
+            record = await self.connections.add_with_settings(kind, settings, label=label)
+            # Open it now: its state is stored and ready for the first order.
             await self._broker(record)
             await self._sync_new(record)
             return record.id
+        if settings is not None:
+            raise NotSupportedError(f"{kind.value} signs in with credentials, not settings",
+                                    broker=kind.value)
         if credentials is None:
-            raise AuthError(f"{kind.value} needs credentials (api_key, or access_token)",
+            raise AuthError(f"{kind.value} needs credentials ("
+                            f"{', '.join(c.kind.value for c in spec.credentials)})",
                             broker=kind.value)
-        if credentials.broker is not kind:
+        if credentials.broker != kind:
             raise NotSupportedError(
                 f"credentials are for {credentials.broker.value}, not {kind.value}",
                 broker=kind.value)
-        if credentials.api_key is not None:
-            key, secret = credentials.api_key, credentials.api_secret
-        elif credentials.access_token is not None and kind is BrokerType.TRADIER:
-            # Tradier signs in with a bearer token alone, stored as its "api key".
-            key, secret = credentials.access_token, None
-        else:
-            raise NotSupportedError(
-                f"{kind.value} signs in here with an API key and secret; for OAuth use "
-                "`brokerlink connect` (browser sign-in)", broker=kind.value)
+        key, secret = _stored_keys(spec.credentials, credentials, kind)
         record = await self.connections.add_with_keys(
             kind, api_key=key, api_secret=secret, base_url=credentials.base_url, label=label)
         await self._sync_new(record)
@@ -456,7 +483,7 @@ class BrokerManager:
 
     async def broker(self, connection_id: str) -> BrokerInterface:
         """The connection's broker, opened once per manager and connected on first use
-        (for a paper connection, its stored simulated account).
+        (for a broker that keeps state of its own, that state as stored).
 
         Raises ``ConnectionNotFoundError``, ``ReauthRequiredError`` and the broker's own
         connect errors.

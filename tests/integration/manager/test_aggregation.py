@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from brokerlink.adapters.paper import PaperSettings
 from brokerlink.core.enums import BrokerType, DataSource
 from brokerlink.core.errors import BrokerUnavailableError, ReauthRequiredError
 from brokerlink.core.models import OrderRequest
 from brokerlink.emulators import FaultKind, FaultRule
 from brokerlink.manager.aggregate import ReadTimeoutError
-from brokerlink.manager.manager import PaperSettings
 from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.records import ConnectionStatus
 from tests.integration.manager.conftest import MakeManager
@@ -24,7 +24,7 @@ async def test_one_down_one_slow_one_reauth_the_rest_answer(
     down = await manager.add_broker("alpaca", alpaca_keys(alpaca_two.url, "PKDOWN0001"))
     slow = await manager.add_broker("tradier", tradier_token(tradier.url, "slow-token-01"))
     paper = await manager.add_broker(
-        "paper", paper=PaperSettings(cash=Decimal(50_000), market="always_open"))
+        "paper", settings=PaperSettings(cash=Decimal(50_000), market="always_open"))
     reauth = await manager.add_broker("tradier", tradier_token(tradier.url, "reauth-tok-1"))
 
     await manager.place_order(OrderRequest(symbol="AAPL", side="buy", quantity=5),
@@ -80,7 +80,7 @@ async def test_one_down_one_slow_one_reauth_the_rest_answer(
 async def test_orders_and_paper_state_live_with_the_manager(make_manager: MakeManager,
                                                              alpaca: Emulator) -> None:
     manager = make_manager(read_timeout=5.0)
-    paper = await manager.add_broker("paper", paper=PaperSettings(market="always_open"))
+    paper = await manager.add_broker("paper", settings=PaperSettings(market="always_open"))
     account = await manager.add_broker("alpaca", alpaca_keys(alpaca.url, "PKORDERS01"))
     placed = await manager.place_order(
         OrderRequest(symbol="KO", side="buy", quantity=1, order_type="limit",

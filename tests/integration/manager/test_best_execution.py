@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from brokerlink.adapters.paper import PaperSettings
 from brokerlink.core.errors import MarketClosedError
 from brokerlink.core.models import OrderRequest
 from brokerlink.manager.commissions import CommissionRule, CommissionSchedule
-from brokerlink.manager.manager import BrokerManager, PaperSettings
+from brokerlink.manager.manager import BrokerManager
 from brokerlink.manager.market_hours import ClosedMarketPolicy, MarketHours
 from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.records import ConnectionStatus
@@ -25,7 +26,7 @@ async def _connect_all(manager: BrokerManager, alpaca: Emulator,
     tradier_id = await manager.add_broker("tradier", tradier_token(tradier.url, "route-tok-1"))
     # A small paper account: its buying power cannot cover the test order.
     paper_id = await manager.add_broker(
-        "paper", paper=PaperSettings(cash=Decimal(100), market="always_open"))
+        "paper", settings=PaperSettings(cash=Decimal(100), market="always_open"))
     reauth_id = await manager.add_broker("tradier", tradier_token(tradier.url, "route-tok-2"))
     await ConnectionRepository(manager.connections.database).update(
         reauth_id, status=ConnectionStatus.REAUTH_REQUIRED)

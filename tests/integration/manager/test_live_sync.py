@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from brokerlink.adapters.paper import PaperSettings
 from brokerlink.core.enums import OrderStatus, OrderType
 from brokerlink.core.errors import BrokerUnavailableError
 from brokerlink.core.models import Order, OrderRequest, Position
 from brokerlink.emulators import FaultKind, FaultRule
 from brokerlink.manager.journal import OrderJournal
-from brokerlink.manager.manager import PaperSettings
 from brokerlink.manager.sync import SyncPolicy
 from brokerlink.manager.sync_events import SyncEvent, SyncEventKind
 from brokerlink.storage.records import ConnectionStatus
@@ -34,7 +34,7 @@ async def test_live_sync_keeps_every_connection_and_the_journal_current(
     manager = make_manager(read_timeout=5.0)
     on_alpaca = await manager.add_broker("alpaca", alpaca_keys(alpaca.url, "PKLIVESYNC1"))
     on_tradier = await manager.add_broker("tradier", tradier_token(tradier.url, "live-tok-1"))
-    paper = await manager.add_broker("paper", paper=PaperSettings(market="always_open"))
+    paper = await manager.add_broker("paper", settings=PaperSettings(market="always_open"))
 
     live = await manager.start_sync(policy=FAST)
     assert live.skipped == {}
@@ -97,7 +97,7 @@ async def test_a_connection_down_at_start_is_skipped_and_one_added_later_joins(
     assert views[healthy].last_sync is not None
 
     events = live.engine.subscribe()
-    added = await restarted.add_broker("paper", paper=PaperSettings(market="always_open"))
+    added = await restarted.add_broker("paper", settings=PaperSettings(market="always_open"))
     assert added in live.engine.connection_ids
     await restarted.place_order(OrderRequest(symbol="SPY", side="buy", quantity=2),
                                 connection_id=added)

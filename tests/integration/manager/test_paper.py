@@ -11,15 +11,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from brokerlink.adapters.paper import PaperBroker
-from brokerlink.audit.log import AuditLog
+from brokerlink.adapters.paper import PaperBroker, PaperSettings
 from brokerlink.auth.keys import FileKeyProvider
-from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault, open_audit_log
 from brokerlink.core.enums import OrderStatus, OrderType, TimeInForce
 from brokerlink.core.models import OrderRequest
 from brokerlink.manager.connections import ConnectionService
 from brokerlink.manager.journal import OrderJournal
-from brokerlink.manager.manager import BrokerManager, PaperSettings
+from brokerlink.manager.manager import BrokerManager
 from brokerlink.sim.snapshot import decode
 from brokerlink.storage.engine import open_database
 from brokerlink.storage.paper import PaperAccountRepository
@@ -38,8 +37,9 @@ async def _credential_rows(service: ConnectionService, connection_id: str) -> in
 
 
 async def test_paper_connection_stores_settings_not_secrets(service: ConnectionService) -> None:
-    record = await service.add_paper(cash=Decimal(2500), seed=3, market="always_open",
-                                     label="practice")
+    record = await service.add_with_settings(
+        "paper", PaperSettings(cash=Decimal(2500), seed=3, market="always_open"),
+        label="practice")
     assert record.broker == "paper"
     assert record.label == "practice"
     assert record.base_url is not None
@@ -54,14 +54,14 @@ async def test_paper_connection_stores_settings_not_secrets(service: ConnectionS
         assert (await broker.get_balances()).cash == Decimal(2500)
         assert (await broker.get_account()).account_id == record.account_ids[0]
     connect = [e for e in await service.audit.recent(50) if e.action == "connection.connect"]
-    assert json.loads(connect[0].detail)["method"] == "paper"
+    assert json.loads(connect[0].detail)["method"] == "none"
     await service.remove(record.id)
     assert await service.list() == []
 
 
 async def test_paper_state_outlives_its_manager(make_manager: MakeManager) -> None:
     first = make_manager()
-    paper = await first.add_broker("paper", paper=PaperSettings(market="always_open"))
+    paper = await first.add_broker("paper", settings=PaperSettings(market="always_open"))
     placed = await first.place_order(OrderRequest(symbol="AAPL", side="buy", quantity=4),
                                      connection_id=paper)
     assert placed.result is not None
@@ -88,7 +88,7 @@ async def test_paper_state_outlives_its_manager(make_manager: MakeManager) -> No
 async def test_an_order_a_crash_left_unjournaled_is_found_by_the_next_process(
         make_manager: MakeManager) -> None:
     first = make_manager()
-    paper = await first.add_broker("paper", paper=PaperSettings(market="always_open"))
+    paper = await first.add_broker("paper", settings=PaperSettings(market="always_open"))
     broker = await first.broker(paper)
     assert isinstance(broker, PaperBroker)
     order = OrderRequest(symbol="KO", side="buy", quantity=2)
@@ -108,7 +108,8 @@ async def test_an_order_a_crash_left_unjournaled_is_found_by_the_next_process(
 
 
 async def test_add_paper_stores_the_opening_account(service: ConnectionService) -> None:
-    record = await service.add_paper(cash=Decimal(2500), market="always_open")
+    record = await service.add_with_settings(
+        "paper", PaperSettings(cash=Decimal(2500), market="always_open"))
     stored = await PaperAccountRepository(service.database).get(record.id)
     assert stored is not None
     assert stored.version == 1
@@ -123,8 +124,8 @@ async def other_process(db_target: DbTarget, service: ConnectionService
                         ) -> AsyncIterator[BrokerManager]:
     """A manager over its own database engine, vault and audit log: a second process."""
     database = await open_database(db_target.url, schema=db_target.schema)
-    vault = await Vault.load(database, FileKeyProvider())
-    audit = await AuditLog.open(database, vault)
+    vault = await load_vault(database, FileKeyProvider())
+    audit = await open_audit_log(database, vault)
     manager = BrokerManager(ConnectionService(database, vault, audit, actor="test:other"),
                             owns_service=True)
     yield manager
@@ -134,7 +135,7 @@ async def other_process(db_target: DbTarget, service: ConnectionService
 async def test_two_processes_trade_one_paper_account(make_manager: MakeManager,
                                                      other_process: BrokerManager) -> None:
     one, two = make_manager(), other_process
-    paper = await one.add_broker("paper", paper=PaperSettings(market="always_open"))
+    paper = await one.add_broker("paper", settings=PaperSettings(market="always_open"))
     await one.place_order(OrderRequest(symbol="AAPL", side="buy", quantity=3),
                           connection_id=paper)
     seen = await two.get_all_positions()

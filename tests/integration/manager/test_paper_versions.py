@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from brokerlink.core.values import utc_now
-from brokerlink.manager.paper_state import DatabasePaperStore, VersionReads
+from brokerlink.manager.broker_state import DatabaseStateStore, VersionReads
 from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.engine import Database, open_database
 from brokerlink.storage.paper import PaperAccountRepository
@@ -55,7 +55,7 @@ async def test_checks_asked_together_share_one_query(database: Database) -> None
     for number, connection_id in enumerate(ids[:30]):
         for version in range(number % 3 + 1):
             await repository.save(connection_id, "{}", expected_version=version)
-    stores = [DatabasePaperStore(database, connection_id) for connection_id in ids]
+    stores = [DatabaseStateStore(database, connection_id, broker="paper") for connection_id in ids]
 
     with version_queries(database) as queries:
         versions = await asyncio.gather(*(store.version() for store in stores),
@@ -73,7 +73,7 @@ async def test_a_check_sees_every_save_committed_before_it(database: Database,
     other = await open_database(db_target.url, schema=db_target.schema)
     try:
         writer = PaperAccountRepository(other)
-        stores = {connection_id: DatabasePaperStore(database, connection_id)
+        stores = {connection_id: DatabaseStateStore(database, connection_id, broker="paper")
                   for connection_id in ids}
 
         async def save_then_check(connection_id: str) -> None:
@@ -97,7 +97,7 @@ async def test_a_failed_query_fails_its_waiters_and_the_next_one_runs(
         database: Database) -> None:
     ids = await _paper_connections(database, 3)
     await PaperAccountRepository(database).save(ids[0], "{}", expected_version=0)
-    stores = [DatabasePaperStore(database, connection_id) for connection_id in ids]
+    stores = [DatabaseStateStore(database, connection_id, broker="paper") for connection_id in ids]
     async with database.transaction() as conn:
         await conn.execute(text("ALTER TABLE paper_accounts RENAME TO paper_accounts_away"))
     try:
@@ -113,7 +113,7 @@ async def test_a_failed_query_fails_its_waiters_and_the_next_one_runs(
 async def test_a_cancelled_check_leaves_the_others_answered(database: Database) -> None:
     ids = await _paper_connections(database, 4)
     await PaperAccountRepository(database).save(ids[1], "{}", expected_version=0)
-    stores = [DatabasePaperStore(database, connection_id) for connection_id in ids]
+    stores = [DatabaseStateStore(database, connection_id, broker="paper") for connection_id in ids]
     checks = [asyncio.create_task(store.version()) for store in stores]
     await asyncio.sleep(0)
     checks[0].cancel()

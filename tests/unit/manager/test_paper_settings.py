@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from brokerlink.adapters.paper import PaperBroker
+from brokerlink.adapters.paper.config import paper_url, parse_paper_url
 from brokerlink.core.enums import BrokerType
 from brokerlink.core.errors import BrokerError
-from brokerlink.adapters.paper.config import paper_url, parse_paper_url
 from brokerlink.manager.connectors import connector_for
 
 

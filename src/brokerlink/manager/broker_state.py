@@ -1,10 +1,11 @@
-"""A stored paper connection's account in the database, as the paper broker's store.
+"""The durable state of a broker that keeps its own (``BrokerSpec.stores_state``), in the
+database: the ``BrokerStateStore`` the manager gives such a broker's connections.
 
-``DatabasePaperStore`` is the ``PaperStateStore`` of one paper connection over the
-``paper_accounts`` table: adapters never import storage, so the two meet here.
-Every read of a stored paper account first asks whether another process saved it
+``DatabaseStateStore`` is the store of one connection over the broker-state table
+(``paper_accounts``, named for its first user): adapters never import storage, so the
+two meet here. Every read of stored state first asks whether another process saved it
 since (``version``); ``VersionReads`` answers the checks that wait at the same moment
-with one query, so a portfolio read over hundreds of paper connections costs a few
+with one query, so a portfolio read over hundreds of such connections costs a few
 transactions instead of one per call.
 """
 
@@ -14,19 +15,18 @@ import asyncio
 import weakref
 from typing import ClassVar
 
-from brokerlink.adapters.paper.store import (
-    PaperStateConflictError,
-    PaperStateMissingError,
-    StoredPaperState,
+from brokerlink.adapters._shared.state import (
+    BrokerStateConflictError,
+    BrokerStateMissingError,
+    StoredBrokerState,
 )
-from brokerlink.core.enums import BrokerType
 from brokerlink.storage.connections import ConnectionNotFoundError
 from brokerlink.storage.engine import Database
 from brokerlink.storage.paper import PaperAccountConflictError, PaperAccountRepository
 
 
 class VersionReads:
-    """Stored paper account versions of one database, read in batches (group read).
+    """Stored broker-state versions of one database, read in batches (group read).
 
     A check queued while no query is running starts one; checks queued while it runs
     wait for the next, which starts when it ends and takes all of them. Each query
@@ -100,39 +100,41 @@ class VersionReads:
                     answer.set_exception(error)
 
 
-class DatabasePaperStore:
-    """The ``paper_accounts`` row of ``connection_id`` (SQLite or PostgreSQL)."""
+class DatabaseStateStore:
+    """The stored state of ``connection_id`` (SQLite or PostgreSQL). ``broker`` names the
+    connection's broker in the errors it raises."""
 
-    def __init__(self, database: Database, connection_id: str) -> None:
+    def __init__(self, database: Database, connection_id: str, *, broker: str) -> None:
         self._repository = PaperAccountRepository(database)
         self._versions = VersionReads.of(database)
         self.connection_id = connection_id
+        self.broker = broker
 
     async def version(self) -> int | None:
         return await self._versions.version(self.connection_id)
 
-    async def load(self) -> StoredPaperState | None:
+    async def load(self) -> StoredBrokerState | None:
         record = await self._repository.get(self.connection_id)
-        return None if record is None else StoredPaperState(record.version, record.state)
+        return None if record is None else StoredBrokerState(record.version, record.state)
 
     async def save(self, state: str, *, expected_version: int) -> int:
-        """See ``PaperStateStore.save``; the repository's errors become the store's."""
+        """See ``BrokerStateStore.save``; the repository's errors become the store's."""
         try:
             return await self._repository.save(self.connection_id, state,
                                                expected_version=expected_version)
         except PaperAccountConflictError as exc:
             if exc.found is None and expected_version > 0:
                 raise self._missing() from exc
-            raise PaperStateConflictError(exc.message, broker=BrokerType.PAPER.value,
-                                          connection_id=self.connection_id) from exc
+            raise BrokerStateConflictError(exc.message, broker=self.broker,
+                                           connection_id=self.connection_id) from exc
         except ConnectionNotFoundError as exc:
             raise self._missing() from exc
 
-    def _missing(self) -> PaperStateMissingError:
-        return PaperStateMissingError(
-            f"paper connection {self.connection_id} is no longer stored (it was removed); "
-            "add a new paper connection", broker=BrokerType.PAPER.value,
+    def _missing(self) -> BrokerStateMissingError:
+        return BrokerStateMissingError(
+            f"{self.broker} connection {self.connection_id} is no longer stored (it was "
+            f"removed); add a new {self.broker} connection", broker=self.broker,
             connection_id=self.connection_id)
 
 
-__all__ = ["DatabasePaperStore", "VersionReads"]
+__all__ = ["DatabaseStateStore", "VersionReads"]
