@@ -286,7 +286,10 @@ class SimEngine:
             raise AccountNotFoundError(f"no account {account_id!r} in this simulation")
         return account
 
-    def account(self, account_id: str, broker: BrokerType = BrokerType.PAPER) -> BrokerAccount:
+    def account(self, account_id: str, *, broker: BrokerType) -> BrokerAccount:
+        """``account_id`` as the account of ``broker`` (the engine serves every broker
+        alike: the caller says whose account it presents). Raises
+        ``AccountNotFoundError``."""
         acct = self._account(account_id)
         margin = acct.is_margin
         return BrokerAccount(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from brokerlink.core.capabilities import ModifyStyle
-from brokerlink.core.enums import AccountType, OrderStatus, OrderType, TimeInForce
+from brokerlink.core.enums import AccountType, BrokerType, OrderStatus, OrderType, TimeInForce
 from brokerlink.core.errors import OrderNotFoundError
 from brokerlink.core.models import OrderModify
 from brokerlink.sim.accounts import Holding, LedgerEntry, SimAccount
@@ -82,7 +82,8 @@ def observed(engine: SimEngine) -> tuple[Any, ...]:
         [p.model_dump(exclude={"as_of"}) for p in engine.positions(ACCT)],
         orders,
         [t.model_dump(exclude={"as_of"}) for t in engine.transactions(ACCT, START, FAR)],
-        engine.account(ACCT).model_dump(exclude={"as_of", "last_sync"}),
+        engine.account(ACCT, broker=BrokerType.PAPER).model_dump(
+            exclude={"as_of", "last_sync"}),
         [engine.quote(s).model_dump(exclude={"as_of"}) for s in ("AAPL", "MSFT", "BYND")],
     )
 
@@ -142,7 +143,7 @@ def test_a_fresh_account_snapshot_is_small_and_round_trips() -> None:
     restored = round_trip(engine)
     assert snapshot_account(restored, ACCT) == snapshot
     assert restored.balances(ACCT).cash == Decimal(2500)
-    assert restored.account(ACCT).account_type is AccountType.CASH
+    assert restored.account(ACCT, broker=BrokerType.PAPER).account_type is AccountType.CASH
 
 
 def test_text_is_canonical_json_with_decimals_as_strings() -> None:

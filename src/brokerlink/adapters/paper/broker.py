@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, TypeVar
 
-from brokerlink.adapters.paper.spec import PAPER_CAPABILITIES
+from brokerlink.adapters.paper.spec import PAPER, PAPER_CAPABILITIES
 from brokerlink.adapters.paper.store import (
     PaperStateConflictError,
     PaperStateMissingError,
@@ -175,7 +175,7 @@ class PaperBroker(BrokerBase):
         return self._connected
 
     async def get_account(self) -> BrokerAccount:
-        return await self._call(lambda: self.engine.account(self.account_id))
+        return await self._call(lambda: self.engine.account(self.account_id, broker=PAPER))
 
     async def get_balances(self) -> AccountBalances:
         return await self._call(lambda: self.engine.balances(self.account_id))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from brokerlink.core.enums import AccountType
+from brokerlink.core.enums import AccountType, BrokerType
 from brokerlink.core.errors import SymbolNotFoundError
 from brokerlink.core.models import Transaction
 from brokerlink.emulators.tradier import serialize
@@ -62,7 +62,7 @@ def accounts_router(ctx: TradierContext) -> APIRouter:
     @router.get("/user/profile")
     async def get_profile(request: Request) -> Response:
         account_id = ctx.authenticate(request)
-        account = engine.account(account_id)
+        account = engine.account(account_id, broker=BrokerType.TRADIER)
         settings = engine.account_settings(account_id)
         entry = serialize.account_entry(account, settings.options_level,
                                         pdt=account_id in ctx.state.pdt_accounts)
