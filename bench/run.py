@@ -18,8 +18,8 @@ from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
-BENCHMARKS = ("paper_orders", "adapter_overhead", "alpaca_sdk", "portfolio_scale",
-              "idle_memory")
+BENCHMARKS = ("cli_startup", "paper_orders", "adapter_overhead", "alpaca_sdk",
+              "portfolio_scale", "idle_memory")
 """Modules of ``bench``, in the order they run; each prints its own report."""
 
 

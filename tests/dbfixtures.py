@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from brokerlink.auth.keys import FileKeyProvider
 from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault
 from brokerlink.storage.engine import Database, open_database
 
 POSTGRES_URL = os.environ.get(
@@ -118,7 +119,7 @@ async def database(db_target: DbTarget) -> AsyncIterator[Database]:
 @pytest.fixture
 async def vault(database: Database, brokerlink_home: Path) -> Vault:
     """A vault on ``database`` keyed by the file provider under the test home."""
-    return await Vault.load(database, FileKeyProvider())
+    return await load_vault(database, FileKeyProvider())
 
 
 __all__ = ["DbTarget", "brokerlink_home", "database", "db_target", "postgres_reachable",

@@ -14,7 +14,7 @@ import hmac
 import json
 
 from brokerlink.audit.events import iso_utc
-from brokerlink.storage.records import AuditEventRecord
+from brokerlink.audit.store import AuditEventRecord
 
 _CHECKPOINT_LABEL = b"brokerlink/audit-checkpoint/v1"
 

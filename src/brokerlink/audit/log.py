@@ -26,14 +26,18 @@ from brokerlink.audit.checkpoint_file import (
     read_checkpoint_file,
 )
 from brokerlink.audit.events import canonical_json
+from brokerlink.audit.store import (
+    AppendBuilder,
+    AuditEventRecord,
+    AuditEventStore,
+    AuditKeySource,
+    AuditSnapshotView,
+    CheckpointRecord,
+)
 from brokerlink.audit.verify import Problem, VerifyReport, verify_chain
-from brokerlink.auth.vault import Vault
 from brokerlink.core.errors import BrokerError, Recovery
 from brokerlink.core.values import utc_now
 from brokerlink.paths import audit_checkpoint_path
-from brokerlink.storage.audit_events import AppendBuilder, AuditRepository, AuditSnapshot
-from brokerlink.storage.engine import Database
-from brokerlink.storage.records import AuditEventRecord, CheckpointRecord
 
 AUDIT_KEY_OWNER = "__audit__"
 AUDIT_KEY_FIELD = "hmac_key"
@@ -65,27 +69,28 @@ class _Pending:
 
 
 class AuditLog:
-    """The audit log of one database. Create with ``await AuditLog.open(db, vault)``."""
+    """The audit log kept in one ``AuditEventStore``. Create with
+    ``await AuditLog.open(store, vault)`` (``brokerlink.bootstrap.open_audit_log`` wires
+    the database store)."""
 
-    def __init__(self, database: Database, key: bytes, *,
+    def __init__(self, store: AuditEventStore, key: bytes, *,
                  checkpoint_path: Path | None = None) -> None:
         """``key`` is the 32-byte audit HMAC key; prefer ``AuditLog.open``."""
         if len(key) < 32:
             raise ValueError("the audit key must be at least 32 bytes")
-        self._db = database
         self._key = key
-        self._repo = AuditRepository(database)
+        self._repo = store
         self._checkpoint_path = checkpoint_path
         self._lock = asyncio.Lock()
         self._pending: list[_Pending] = []
 
     def __repr__(self) -> str:
-        return f"AuditLog(dialect={self._db.dialect!r})"
+        return f"AuditLog(dialect={self._repo.dialect!r})"
 
     @classmethod
-    async def open(cls, database: Database, vault: Vault, *,
+    async def open(cls, store: AuditEventStore, vault: AuditKeySource, *,
                    checkpoint_path: Path | None = None) -> AuditLog:
-        """The audit log of ``database``, keyed by the audit key sealed in ``vault``.
+        """The audit log kept in ``store``, keyed by the audit key sealed in ``vault``.
 
         The key is created on first use. ``checkpoint_path`` defaults to
         ``<home>/audit.checkpoint``. Raises ``VaultError`` if the key cannot be opened
@@ -93,13 +98,13 @@ class AuditLog:
         """
         # A fresh key over an existing chain would make every event look forged.
         if (await vault.get_secret(AUDIT_KEY_OWNER, AUDIT_KEY_FIELD) is None
-                and await AuditRepository(database).checkpoint() is not None):
+                and await store.checkpoint() is not None):
             raise AuditIntegrityError(
                     "the audit key is missing from the vault although the audit log has "
                     "events: the key row was deleted, so the chain cannot be verified; "
                     "restore the database from a backup")
         key = await vault.system_key(AUDIT_KEY_OWNER, AUDIT_KEY_FIELD)
-        return cls(database, key, checkpoint_path=checkpoint_path)
+        return cls(store, key, checkpoint_path=checkpoint_path)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -229,7 +234,7 @@ class AuditLog:
         """Nothing is buffered (every append is checkpointed); kept for symmetry."""
 
 
-async def _iter_events(snapshot: AuditSnapshot) -> AsyncIterator[AuditEventRecord]:
+async def _iter_events(snapshot: AuditSnapshotView) -> AsyncIterator[AuditEventRecord]:
     after = _BEFORE_ALL
     while page := await snapshot.page(after, _PAGE):
         for event in page:

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from brokerlink.audit.log import AuditLog
-from brokerlink.storage.records import AuditEventRecord
+from brokerlink.audit.store import AuditEventRecord
 
 
 class RequestAuditEventLike(Protocol):

@@ -16,8 +16,7 @@ from enum import StrEnum
 
 from brokerlink.audit.chain import checkpoint_authentic, event_authentic
 from brokerlink.audit.checkpoint_file import FileCheckpoint
-from brokerlink.storage.audit_events import GENESIS_HASH
-from brokerlink.storage.records import AuditEventRecord, CheckpointRecord
+from brokerlink.audit.store import GENESIS_HASH, AuditEventRecord, CheckpointRecord
 
 
 class Problem(StrEnum):

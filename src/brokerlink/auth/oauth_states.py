@@ -1,10 +1,12 @@
-"""``VaultPendingStateStore``: pending OAuth authorizations in the database.
+"""``VaultPendingStateStore``: pending OAuth authorizations kept by the vault (the OAuth
+flow's ``PendingStateStore``).
 
-Built on the vault's pending-state helpers: the table keeps only the SHA-256 of the
-``state`` and the PKCE verifier sealed (AES-256-GCM, bound to that hash), so reading
-the database gives an attacker neither a replayable callback nor a verifier.
-Consumption is a conditional update, so two callbacks with one state cannot both win,
-even in two processes.
+Built on the vault's pending-state helpers, so they persist wherever the vault's
+store does (the database, wired by ``brokerlink.bootstrap``): the table keeps only the
+SHA-256 of the ``state`` and the PKCE verifier sealed (AES-256-GCM, bound to that
+hash), so reading the database gives an attacker neither a replayable callback nor a
+verifier. Consumption is a conditional update, so two callbacks with one state cannot
+both win, even in two processes.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from brokerlink.auth.oauth_errors import (
     UnknownStateError,
 )
 from brokerlink.auth.vault import Vault
-from brokerlink.storage.engine import Database
-from brokerlink.storage.pending_states import PendingStateRepository, hash_state
 
 __all__ = ["VaultPendingStateStore"]
 
@@ -29,9 +29,8 @@ __all__ = ["VaultPendingStateStore"]
 class VaultPendingStateStore:
     """``PendingStateStore`` over ``Vault.put_pending_state`` / ``take_pending_state``."""
 
-    def __init__(self, database: Database, vault: Vault) -> None:
+    def __init__(self, vault: Vault) -> None:
         self._vault = vault
-        self._states = PendingStateRepository(database)
 
     def __repr__(self) -> str:
         return "VaultPendingStateStore()"
@@ -53,7 +52,7 @@ class VaultPendingStateStore:
                 code_verifier=opened.code_verifier, created_at=opened.created_at,
                 expires_at=opened.expires_at, connection_id=opened.connection_id)
         # Refused: read (without changing anything) why, to say what happened.
-        record = await self._states.get(hash_state(state))
+        record = await self._vault.pending_state(state)
         if record is None:
             raise UnknownStateError(
                 "this sign-in callback does not belong to a sign-in started here; start "

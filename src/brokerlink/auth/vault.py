@@ -38,23 +38,19 @@ from brokerlink.auth.keys import (
     select_provider,
 )
 from brokerlink.auth.secrets import reveal_bytes
-from brokerlink.core.values import utc_now
-from brokerlink.storage.credentials import CredentialRepository
-from brokerlink.storage.engine import Database
-from brokerlink.storage.pending_states import PendingStateRepository, hash_state
-from brokerlink.storage.records import (
+from brokerlink.auth.vault_store import (
+    PENDING_STATE_AD_PREFIX,
+    PENDING_STATE_FIELD,
     CredentialRecord,
     KekRecord,
     KekState,
     PendingStateRecord,
     SealedSecret,
+    StaleKekError,
+    VaultStore,
+    hash_state,
 )
-from brokerlink.storage.sealed import (
-    PENDING_STATE_AD_PREFIX,
-    PENDING_STATE_FIELD,
-    sealed_stores,
-)
-from brokerlink.storage.vault_keys import StaleKekError, VaultKeyRepository
+from brokerlink.core.values import utc_now
 
 NONCE_BYTES = 12
 _TAG_BYTES = 16
@@ -160,32 +156,33 @@ def _matches_check(material: bytes, record: KekRecord) -> bool:
 
 
 class Vault:
-    """Seals and opens secrets; stores them through the repositories.
+    """Seals and opens secrets; stores them through a ``VaultStore``.
 
-    Obtain with ``await Vault.load(database)``. ``seal``/``open`` are pure crypto
-    (no I/O); the ``async`` helpers read and write the database.
+    Obtain with ``await Vault.load(store)`` (``brokerlink.bootstrap.load_vault`` wires
+    the database store). ``seal``/``open`` are pure crypto (no I/O); the ``async``
+    helpers read and write the store.
     """
 
-    def __init__(self, database: Database, provider: KekProvider,
+    def __init__(self, store: VaultStore, provider: KekProvider,
                  providers: Callable[[str], KekProvider]) -> None:
         """Use ``Vault.load``; this constructor does not read the key registry."""
-        self._db = database
+        self._store = store
         self._provider = provider
         self._providers = providers
         self._records: dict[str, KekRecord] = {}
         self._materials: dict[str, bytes] = {}
         self._active_id: str | None = None
-        self._credentials = CredentialRepository(database)
-        self._pending = PendingStateRepository(database)
-        self._registry = VaultKeyRepository(database)
+        self._credentials = store.credentials
+        self._pending = store.pending_states
+        self._registry = store.keys
 
     def __repr__(self) -> str:
         return f"Vault(provider={self._provider.name!r}, active_kek={self._active_id!r})"
 
     @classmethod
-    async def load(cls, database: Database, provider: KekProvider | None = None, *,
+    async def load(cls, store: VaultStore, provider: KekProvider | None = None, *,
                    providers: Callable[[str], KekProvider] | None = None) -> Vault:
-        """Open the vault of ``database``, creating its first KEK if it has none.
+        """Open the vault kept in ``store``, creating its first KEK if it has none.
 
         ``provider`` (default ``select_provider()``) makes new KEKs; existing KEKs are
         read through the provider named in their registry row (``providers`` maps a
@@ -200,7 +197,7 @@ class Vault:
                 return chosen
             return providers(name) if providers is not None else provider_by_name(name)
 
-        vault = cls(database, chosen, by_name)
+        vault = cls(store, chosen, by_name)
         await vault.reload()
         if vault._active_id is None:
             await vault._register_new_kek()
@@ -409,7 +406,8 @@ class Vault:
         """Store an OAuth authorization in flight; returns the state's hash.
 
         Only ``hash_state(state)`` is stored; the PKCE verifier is sealed, bound to it.
-        Raises ``StorageError`` if the state is already pending.
+        Raises the store's error (``StorageError`` for the database) if the state is
+        already pending.
         """
         state_hash = hash_state(state)
         for attempt in range(2):
@@ -427,6 +425,11 @@ class Vault:
                     raise
                 await self.reload()
         return state_hash
+
+    async def pending_state(self, state: SecretStr) -> PendingStateRecord | None:
+        """The stored record of ``state`` whatever its status (consumed, expired), without
+        changing it, or ``None``: to say why ``take_pending_state`` refused it."""
+        return await self._pending.get(hash_state(state))
 
     async def take_pending_state(self, state: SecretStr, *,
                                  now: datetime | None = None) -> OpenedPendingState | None:
@@ -453,8 +456,8 @@ class Vault:
         """The selected provider, the active KEK and how many sealed rows each KEK wraps."""
         await self.reload()
         counts: dict[str, int] = {}
-        for store in sealed_stores(self._db):
-            for kek_id, count in (await store.count_by_kek()).items():
+        for table in self._store.sealed_tables():
+            for kek_id, count in (await table.count_by_kek()).items():
                 counts[kek_id] = counts.get(kek_id, 0) + count
         active = self.active_kek
         return VaultStatus(
@@ -503,16 +506,16 @@ class Vault:
         if not from_ids:
             return 0
         delay = float(os.environ.get(ROTATE_DELAY_TEST_HOOK_ENV, "0") or 0)
-        stores = sealed_stores(self._db)
+        tables = self._store.sealed_tables()
         total = 0
-        for store in stores:
-            counts = await store.count_by_kek()
+        for table in tables:
+            counts = await table.count_by_kek()
             total += sum(counts.get(kek_id, 0) for kek_id in from_ids)
         done = 0
-        for store in stores:
-            while batch := await store.locations_under(from_ids, _ROTATION_BATCH):
+        for table in tables:
+            while batch := await table.locations_under(from_ids, _ROTATION_BATCH):
                 for location in batch:
-                    if await store.rewrap(location, from_ids, self.rewrap):
+                    if await table.rewrap(location, from_ids, self.rewrap):
                         done += 1
                     if on_progress is not None:
                         on_progress(done, total)

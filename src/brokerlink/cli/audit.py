@@ -1,19 +1,24 @@
-"""``brokerlink audit ...``: verify the tamper-evident audit log and show recent events."""
+"""``brokerlink audit ...``: verify the tamper-evident audit log and show recent events.
+
+The log comes from ``brokerlink.bootstrap`` (through ``cli.vault``), opened inside the
+commands, so importing this module stays cheap.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from brokerlink.audit.log import AuditLog
-from brokerlink.audit.verify import VerifyReport
 from brokerlink.cli.vault import fail, open_default_vault
 from brokerlink.core.errors import BrokerError
-from brokerlink.storage.records import AuditEventRecord
+
+if TYPE_CHECKING:
+    from brokerlink.bootstrap import AuditEventRecord, VerifyReport
 
 app = typer.Typer(
     name="audit",
@@ -37,8 +42,8 @@ def verify_command() -> None:
     """Check every event's MAC, the chain links and the checkpoints; exit 1 on any break."""
 
     async def run() -> VerifyReport:
-        async with open_default_vault() as (database, vault):
-            return await (await AuditLog.open(database, vault)).verify()
+        async with open_default_vault() as session:
+            return await (await session.audit_log()).verify()
 
     console = _console()
     try:
@@ -65,8 +70,8 @@ def show_command(
     """Show the newest audit events, oldest first."""
 
     async def run() -> list[AuditEventRecord]:
-        async with open_default_vault() as (database, vault):
-            return await (await AuditLog.open(database, vault)).recent(limit)
+        async with open_default_vault() as session:
+            return await (await session.audit_log()).recent(limit)
 
     console = _console()
     try:

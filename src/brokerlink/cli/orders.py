@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from brokerlink.bootstrap import open_manager
 from brokerlink.cli.portfolio import actor, decimal_text, errors_json
 from brokerlink.cli.render import (
     execution_plan_table,
@@ -28,7 +29,7 @@ from brokerlink.core.errors import BrokerError
 from brokerlink.core.models import Order, OrderRequest
 from brokerlink.core.values import to_decimal
 from brokerlink.manager.aggregate import Aggregated
-from brokerlink.manager.manager import DEFAULT_READ_TIMEOUT, BrokerManager, Placement
+from brokerlink.manager.manager import DEFAULT_READ_TIMEOUT, Placement
 from brokerlink.manager.market_hours import ClosedMarketPolicy
 from brokerlink.manager.routing import NoEligibleBrokerError
 
@@ -75,7 +76,7 @@ def _decimal(value: str | None, name: str) -> Decimal | None:
 
 
 async def read_orders(*, status: OrderStatus | None, read_timeout: float) -> Aggregated[Order]:
-    manager = await BrokerManager.open(actor=actor(), read_timeout=read_timeout)
+    manager = await open_manager(actor=actor(), read_timeout=read_timeout)
     async with manager:
         return await manager.get_orders(status)
 
@@ -115,7 +116,7 @@ def orders(
 async def submit(order: OrderRequest, *, connection_id: str | None,
                  idempotency_key: str | None, read_timeout: float,
                  when_closed: ClosedMarketPolicy | None = None) -> Placement:
-    manager = await BrokerManager.open(actor=actor(), read_timeout=read_timeout)
+    manager = await open_manager(actor=actor(), read_timeout=read_timeout)
     async with manager:
         return await manager.place_order(order, connection_id=connection_id,
                                          idempotency_key=idempotency_key,
@@ -207,7 +208,7 @@ def place(
 
 
 async def _cancel(connection_id: str, order_id: str) -> bool:
-    manager = await BrokerManager.open(actor=actor())
+    manager = await open_manager(actor=actor())
     async with manager:
         return await manager.cancel_order(connection_id, order_id)
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from brokerlink.bootstrap import open_manager
 from brokerlink.cli.render import (
     account_values_table,
     balances_table,
@@ -28,7 +29,7 @@ from brokerlink.core.errors import BrokerError
 from brokerlink.core.models import AccountBalances
 from brokerlink.core.values import utc_now
 from brokerlink.manager.aggregate import Aggregated, ConsolidatedView, consolidate
-from brokerlink.manager.manager import DEFAULT_READ_TIMEOUT, BrokerManager
+from brokerlink.manager.manager import DEFAULT_READ_TIMEOUT
 from brokerlink.manager.valuation import PortfolioValue, value_portfolio
 
 
@@ -57,7 +58,7 @@ class PortfolioSnapshot:
 
 async def read_portfolio(*, read_timeout: float, base_currency: str) -> PortfolioSnapshot:
     """Consolidated positions and account values from every stored connection."""
-    manager = await BrokerManager.open(actor=actor(), read_timeout=read_timeout,
+    manager = await open_manager(actor=actor(), read_timeout=read_timeout,
                                        base_currency=base_currency)
     async with manager:
         positions, balances = await asyncio.gather(manager.get_all_positions(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -14,7 +15,9 @@ from brokerlink.core.models import AccountBalances, BrokerAccount, Order, Positi
 from brokerlink.manager.aggregate import ConsolidatedPosition, Sourced
 from brokerlink.manager.routing import ExecutionPlan
 from brokerlink.manager.valuation import PortfolioValue
-from brokerlink.storage.records import ConnectionRecord
+
+if TYPE_CHECKING:
+    from brokerlink.bootstrap import ConnectionRecord
 
 _CENT = Decimal("0.01")
 

@@ -19,10 +19,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from brokerlink.bootstrap import ConnectionRecord, open_manager
 from brokerlink.cli.render import balances_table, money, number, positions_table, wide_console
 from brokerlink.core.errors import BrokerError
 from brokerlink.core.models import AccountBalances, Order, Position
-from brokerlink.manager.manager import BrokerManager
 from brokerlink.manager.sync import SyncEngine
 from brokerlink.manager.sync_events import (
     DriftRepair,
@@ -31,7 +31,6 @@ from brokerlink.manager.sync_events import (
     SyncSubscription,
 )
 from brokerlink.manager.sync_state import SyncedState
-from brokerlink.storage.records import ConnectionRecord
 
 
 def sync(
@@ -60,7 +59,7 @@ def _actor() -> str:
 
 
 async def _sync(console: Console, *, watch: bool, duration: float | None) -> None:
-    async with await BrokerManager.open(actor=_actor()) as manager:
+    async with await open_manager(actor=_actor()) as manager:
         records = {r.id: r for r in await manager.connections.list()}
         if not records:
             console.print("no connections to sync: add one with `brokerlink connect`")

@@ -1,4 +1,8 @@
-"""``brokerlink vault ...``: inspect the secret vault and rotate its key-encryption key."""
+"""``brokerlink vault ...``: inspect the secret vault and rotate its key-encryption key.
+
+The vault comes from ``brokerlink.bootstrap``, imported inside the commands: it loads
+SQLAlchemy and cryptography, which ``brokerlink --help`` must not pay for.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,17 @@ import asyncio
 import getpass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 
-from brokerlink.auth.keys import (
-    PROVIDER_ENV,
-    KekProvider,
-    PassphraseKeyProvider,
-    provider_by_name,
-    select_provider,
-)
-from brokerlink.auth.vault import Vault, VaultStatus
 from brokerlink.core.errors import BrokerError
-from brokerlink.storage.engine import Database, open_database
+
+if TYPE_CHECKING:
+    from brokerlink.bootstrap import VaultSession, VaultStatus
 
 app = typer.Typer(
     name="vault",
@@ -39,26 +38,18 @@ def cli_actor() -> str:
 
 
 @asynccontextmanager
-async def open_default_vault() -> AsyncIterator[tuple[Database, Vault]]:
-    """The default database (``BROKERLINK_HOME``/``BROKERLINK_DATABASE_URL``) and its vault."""
-    database = await open_database()
-    try:
-        yield database, await Vault.load(database, _with_prompt(select_provider()),
-                                         providers=lambda name: _with_prompt(
-                                             provider_by_name(name)))
-    finally:
-        await database.aclose()
+async def open_default_vault() -> AsyncIterator[VaultSession]:
+    """The default database (``BROKERLINK_HOME``/``BROKERLINK_DATABASE_URL``) and its
+    vault; a passphrase provider asks at the terminal. Raises ``BrokerError``s."""
+    from brokerlink.bootstrap import vault_session
+
+    async with vault_session(passphrase_prompt=_prompt_passphrase) as session:
+        yield session
 
 
 def _prompt_passphrase() -> SecretStr:
     # Only asked when BROKERLINK_PASSPHRASE is not set; never echoed.
     return SecretStr(typer.prompt("Vault passphrase", hide_input=True))
-
-
-def _with_prompt(provider: KekProvider) -> KekProvider:
-    if isinstance(provider, PassphraseKeyProvider):
-        return PassphraseKeyProvider(prompt=_prompt_passphrase)
-    return provider
 
 
 def fail(error: BrokerError) -> typer.Exit:
@@ -73,6 +64,8 @@ def main() -> None:
 
 
 def _render_status(status: VaultStatus) -> None:
+    from brokerlink.bootstrap import PROVIDER_ENV
+
     console = Console(highlight=False)
     selected = status.selected_provider
     active = status.active_kek
@@ -102,8 +95,8 @@ def status_command() -> None:
     """Show the key-encryption-key provider, its strength and how to choose a stronger one."""
 
     async def run() -> VaultStatus:
-        async with open_default_vault() as (_database, vault):
-            return await vault.status()
+        async with open_default_vault() as session:
+            return await session.vault.status()
 
     try:
         status = asyncio.run(run())
@@ -115,12 +108,11 @@ def status_command() -> None:
 @app.command("rotate-key")
 def rotate_key_command() -> None:
     """Re-wrap every stored secret under a new key-encryption key (resumes if interrupted)."""
-    from brokerlink.audit.log import AuditLog
 
     async def run() -> tuple[str, int, bool]:
-        async with open_default_vault() as (database, vault):
-            report = await vault.rotate()
-            log = await AuditLog.open(database, vault)
+        async with open_default_vault() as session:
+            report = await session.vault.rotate()
+            log = await session.audit_log()
             await log.append("vault.rotate_key", actor=cli_actor(), outcome="ok", detail={
                 "to_kek_id": report.to_kek_id, "from_kek_ids": list(report.from_kek_ids),
                 "rewrapped": report.rewrapped, "resumed": report.resumed})

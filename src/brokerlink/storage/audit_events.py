@@ -8,35 +8,43 @@ checkpoint always names the head unless someone edited the database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import RowMapping, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from brokerlink.audit.store import (
+    GENESIS_HASH,
+    AppendBuilder,
+    AuditEventRecord,
+    CheckpointRecord,
+)
 from brokerlink.storage.engine import Database
-from brokerlink.storage.records import AuditEventRecord, CheckpointRecord
 from brokerlink.storage.tables import audit_checkpoints, audit_events
 
-GENESIS_HASH = "0" * 64
-"""The ``prev_hash`` of the first event."""
+__all__ = ["GENESIS_HASH", "AppendBuilder", "AuditRepository", "AuditSnapshot"]
 
 _CHECKPOINT_ROW_ID = 1
 _APPEND_LOCK_KEY = 0x62726B6C61756474
 
-AppendBuilder = Callable[
-    [int, str, CheckpointRecord | None], tuple[AuditEventRecord, CheckpointRecord]]
-"""Given the head (seq, hash; 0 and ``GENESIS_HASH`` when empty) and the stored
-checkpoint, return the event to insert and the checkpoint to store. May raise to
-refuse the append; the transaction then rolls back."""
-
-
 class AuditRepository:
-    """Raw access to ``audit_events`` and ``audit_checkpoints``; no hashing here."""
+    """Raw access to ``audit_events`` and ``audit_checkpoints``; no hashing here.
+
+    The audit log's ``AuditEventStore``.
+    """
 
     def __init__(self, database: Database) -> None:
         self._db = database
+
+    def __repr__(self) -> str:
+        return f"AuditRepository(dialect={self.dialect!r})"
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.dialect
 
     async def append(self, build: AppendBuilder) -> AuditEventRecord:
         """Insert the event ``build`` makes from the current head, under the chain lock."""

@@ -6,26 +6,19 @@ the table cannot replay a callback. The PKCE code verifier is stored sealed.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import RowMapping, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from brokerlink.auth.vault_store import hash_state
 from brokerlink.storage.engine import Database, StorageError
 from brokerlink.storage.records import PendingStateRecord, SealedSecret
 from brokerlink.storage.tables import oauth_pending_states as pending
 from brokerlink.storage.vault_keys import ensure_active_keks
 
-
-def hash_state(state: SecretStr) -> str:
-    """The SHA-256 hex digest under which a ``state`` value is stored and looked up.
-
-    A plain hash suffices: ``state`` is a high-entropy random token, not a password.
-    """
-    return hashlib.sha256(state.get_secret_value().encode()).hexdigest()
+__all__ = ["PendingStateRepository", "hash_state"]
 
 
 class PendingStateRepository:

@@ -9,28 +9,30 @@ point leaves every row openable under the KEK it names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import Table, and_, func, select, update
 
+from brokerlink.auth.vault_store import (
+    PENDING_STATE_AD_PREFIX,
+    PENDING_STATE_FIELD,
+    Rewrap,
+    SealedLocation,
+    SealedSecret,
+)
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database
-from brokerlink.storage.records import SealedSecret
 from brokerlink.storage.tables import credentials, oauth_pending_states
 
-PENDING_STATE_AD_PREFIX = "oauth-state:"
-PENDING_STATE_FIELD = "code_verifier"
-
-
-@dataclass(frozen=True, slots=True)
-class SealedLocation:
-    """Where one sealed value lives and which identity its associated data binds."""
-
-    table: str
-    key: tuple[str, ...]
-    connection_id: str
-    field: str
+__all__ = [
+    "PENDING_STATE_AD_PREFIX",
+    "PENDING_STATE_FIELD",
+    "Rewrap",
+    "SealedLocation",
+    "SealedRowStore",
+    "sealed_stores",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +57,8 @@ _SPECS = (
           "verifier_wrapped_key", None),
 )
 
-Rewrap = Callable[[SealedSecret, str, str], SealedSecret]
-"""Given a sealed value and its identity, return it with the data key re-wrapped."""
-
-
 class SealedRowStore:
-    """One table of sealed rows, as rotation needs it."""
+    """One table of sealed rows, as rotation needs it (the vault's ``SealedTable``)."""
 
     def __init__(self, database: Database, spec: _Spec) -> None:
         self._db = database

@@ -13,10 +13,12 @@ from sqlalchemy import RowMapping, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from brokerlink.auth.vault_store import KekRecord, KekState, StaleKekError
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database, StorageError
-from brokerlink.storage.records import KekRecord, KekState
 from brokerlink.storage.tables import vault_keys
+
+__all__ = ["StaleKekError", "StaleKekStorageError", "VaultKeyRepository", "ensure_active_keks"]
 
 _REGISTRY_LOCK_KEY = 0x62726B6C6B656B73
 
@@ -83,8 +85,9 @@ class VaultKeyRepository:
                                .values(destroyed_at=utc_now()))
 
 
-class StaleKekError(StorageError):
-    """A value was sealed under a KEK that is no longer active (a rotation began)."""
+class StaleKekStorageError(StorageError, StaleKekError):
+    """``StaleKekError`` as the database raises it: the vault catches it as the former
+    (reload, seal again), and a caller of the repositories as the latter."""
 
 
 async def ensure_active_keks(conn: AsyncConnection, database: Database,
@@ -106,7 +109,7 @@ async def ensure_active_keks(conn: AsyncConnection, database: Database,
     states = {row.kek_id: row.state for row in (await conn.execute(query)).all()}
     stale = sorted(k for k in wanted if states.get(k) != KekState.ACTIVE.value)
     if stale:
-        raise StaleKekError(
+        raise StaleKekStorageError(
             f"vault key {stale[0]} is no longer the active key (a rotation started); "
             "reload the vault and seal again")
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from brokerlink.audit.log import AuditLog
 from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import open_audit_log
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators.alpaca.app import create_app as alpaca_app
 from brokerlink.emulators.tradier.app import create_app as tradier_app
@@ -32,7 +32,7 @@ async def tradier_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def service(database: Database, vault: Vault) -> AsyncIterator[ConnectionService]:
-    audit = await AuditLog.open(database, vault)
+    audit = await open_audit_log(database, vault)
     # The database fixture closes the database; the service only owns the audit log.
     yield ConnectionService(database, vault, audit, actor="test:connections")
     await audit.aclose()

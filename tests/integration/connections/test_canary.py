@@ -14,9 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from brokerlink import OrderRequest
-from brokerlink.audit.log import AuditLog
 from brokerlink.auth.keys import FileKeyProvider
-from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault, open_audit_log
 from brokerlink.core.enums import BrokerType
 from brokerlink.manager.connections import ConnectionService
 from brokerlink.storage.engine import open_database
@@ -55,8 +54,8 @@ async def test_no_secret_reaches_disk_logs_or_audit(
     brokerlink_home: Path, tmp_path: Path, debug_log: Path, alpaca_url: str, tradier_url: str
 ) -> None:
     database = await open_database(f"sqlite+aiosqlite:///{brokerlink_home}/brokerlink.db")
-    vault = await Vault.load(database, FileKeyProvider())
-    audit = await AuditLog.open(database, vault)
+    vault = await load_vault(database, FileKeyProvider())
+    audit = await open_audit_log(database, vault)
     service = ConnectionService(database, vault, audit, actor="test:canary")
     secrets = [CANARY_KEY, CANARY_SECRET]
 

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from brokerlink import bootstrap
 from brokerlink.auth.keys import MASTER_KEY_ENV, EnvKeyProvider
 from brokerlink.auth.vault import Vault
 from brokerlink.core.enums import BrokerType
@@ -109,7 +110,8 @@ def new_master_key() -> str:
 
 
 async def load_vault(database: Database, master_key: str) -> Vault:
-    return await Vault.load(database, EnvKeyProvider({MASTER_KEY_ENV: master_key}.get))
+    provider = EnvKeyProvider({MASTER_KEY_ENV: master_key}.get)
+    return await bootstrap.load_vault(database, provider)
 
 
 async def add_connection(database: Database, connection_id: str, broker: str = "schwab") -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from brokerlink.audit.log import AuditLog
 from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import open_audit_log
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database
 from brokerlink.storage.tables import metadata
@@ -25,7 +25,7 @@ async def _plant(database: Database, vault: Vault) -> None:
     await vault.put_pending_state(state=secret, broker="schwab", redirect_uri="http://x/cb",
                                   code_verifier=secret,
                                   expires_at=utc_now() + timedelta(minutes=5))
-    log = await AuditLog.open(database, vault)
+    log = await open_audit_log(database, vault)
     await log.append("connection.connect", actor="cli:test", outcome="ok", connection_id="c1",
                      broker="schwab", detail={
                          "access_token": CANARY, "nested": {"Authorization": f"Bearer {CANARY}"},

@@ -13,6 +13,7 @@ from brokerlink.audit.log import AuditIntegrityError, AuditLog
 from brokerlink.audit.verify import Problem
 from brokerlink.auth.keys import FileKeyProvider
 from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault, open_audit_log
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database, open_database
 from tests.dbfixtures import DbTarget
@@ -33,7 +34,7 @@ EVENTS = 20
 
 @pytest.fixture
 async def log(database: Database, vault: Vault) -> AuditLog:
-    audit = await AuditLog.open(database, vault)
+    audit = await open_audit_log(database, vault)
     await fill(audit, EVENTS)
     return audit
 
@@ -58,7 +59,7 @@ async def test_events_chain_and_are_utc(log: AuditLog) -> None:
 
 
 async def test_empty_log_verifies(database: Database, vault: Vault) -> None:
-    report = await (await AuditLog.open(database, vault)).verify()
+    report = await (await open_audit_log(database, vault)).verify()
     assert report.ok
     assert report.events_checked == 0
 
@@ -128,7 +129,7 @@ async def test_detects_cut_off_tail(log: AuditLog, database: Database) -> None:
 
 async def test_detects_cut_off_tail_with_rewound_checkpoint_row(
         database: Database, vault: Vault) -> None:
-    log = await AuditLog.open(database, vault)
+    log = await open_audit_log(database, vault)
     await fill(log, 17)
     saved = await checkpoint_row(database)
     await fill(log, 3)
@@ -179,9 +180,9 @@ async def test_concurrent_appenders_do_not_fork_the_chain(
     # Two engines stand in for two processes: only the database lock serialises them.
     other_db = await open_database(db_target.url, schema=db_target.schema)
     try:
-        other_vault = await Vault.load(other_db, FileKeyProvider())
-        first = await AuditLog.open(database, vault)
-        second = await AuditLog.open(other_db, other_vault)
+        other_vault = await load_vault(other_db, FileKeyProvider())
+        first = await open_audit_log(database, vault)
+        second = await open_audit_log(other_db, other_vault)
         await asyncio.gather(fill(first, 15), fill(second, 15), fill(first, 5))
     finally:
         await other_db.aclose()
@@ -194,4 +195,4 @@ async def test_deleted_audit_key_is_reported(log: AuditLog, database: Database,
                                              vault: Vault) -> None:
     await vault.delete_secret("__audit__", "hmac_key")
     with pytest.raises(AuditIntegrityError, match="audit key is missing"):
-        await AuditLog.open(database, vault)
+        await open_audit_log(database, vault)

@@ -7,8 +7,7 @@ import asyncio
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from brokerlink.audit.log import AuditLog
-from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault, open_audit_log
 from brokerlink.cli.audit import app
 from brokerlink.storage.engine import open_database
 from brokerlink.storage.tables import audit_events
@@ -23,7 +22,7 @@ def _seed(target: DbTarget, count: int, *, tamper_seq: int | None = None) -> Non
     async def run() -> None:
         database = await open_database(target.url, schema=target.schema)
         try:
-            log = await AuditLog.open(database, await Vault.load(database))
+            log = await open_audit_log(database, await load_vault(database))
             await fill(log, count)
             await log.append("connection.remove", actor="cli:test", outcome="ok",
                              detail={"token": "t0p-s3cret"})

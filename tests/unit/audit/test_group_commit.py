@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import update
 
-from brokerlink.audit.log import AuditIntegrityError, AuditLog
+from brokerlink.audit.log import AuditIntegrityError
 from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import open_audit_log
 from brokerlink.storage.audit_events import AppendBuilder, AuditRepository
 from brokerlink.storage.engine import Database
 from brokerlink.storage.records import AuditEventRecord
@@ -28,7 +29,7 @@ class CountingRepository(AuditRepository):
 
 async def test_concurrent_appends_share_transactions_and_chain(database: Database,
                                                                 vault: Vault) -> None:
-    log = await AuditLog.open(database, vault)
+    log = await open_audit_log(database, vault)
     counting = CountingRepository(database)
     log._repo = counting  # count transactions on the same database
     events = await asyncio.gather(*(
@@ -46,7 +47,7 @@ async def test_concurrent_appends_share_transactions_and_chain(database: Databas
 
 async def test_a_refused_batch_fails_every_append_in_it(database: Database,
                                                         vault: Vault) -> None:
-    log = await AuditLog.open(database, vault)
+    log = await open_audit_log(database, vault)
     await log.append("first", actor="t", outcome="ok")
     # Tamper with the stored head: every append after it must be refused.
     async with database.transaction() as conn:

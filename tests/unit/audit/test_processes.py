@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import brokerlink.audit
-from brokerlink.audit.log import AuditLog
 from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import open_audit_log
 from brokerlink.storage.engine import Database
 from tests.dbfixtures import DbTarget
 
@@ -18,14 +18,13 @@ PER_PROCESS = 15
 
 _APPEND_SCRIPT = """
 import asyncio, sys
-from brokerlink.audit.log import AuditLog
 from brokerlink.auth.keys import FileKeyProvider
-from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault, open_audit_log
 from brokerlink.storage import open_database
 
 async def main(name, count):
     database = await open_database()
-    log = await AuditLog.open(database, await Vault.load(database, FileKeyProvider()))
+    log = await open_audit_log(database, await load_vault(database, FileKeyProvider()))
     for index in range(count):
         await log.append("connection.refresh", actor=name, outcome="ok",
                          detail={"n": index})
@@ -37,7 +36,7 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 
 async def test_two_processes_append_one_chain(db_target: DbTarget, database: Database,
                                               vault: Vault) -> None:
-    log = await AuditLog.open(database, vault)  # creates the audit key before the race
+    log = await open_audit_log(database, vault)  # creates the audit key before the race
     env = {**os.environ, **db_target.env, "BROKERLINK_KEK_PROVIDER": "file",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC_DIR),
                                                        os.environ.get("PYTHONPATH")]))}

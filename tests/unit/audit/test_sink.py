@@ -9,9 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from brokerlink.audit.log import AuditLog
 from brokerlink.audit.sink import AuditLogSink
 from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import open_audit_log
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database
 
@@ -35,7 +35,7 @@ class FakeRequestAuditEvent:
 
 
 async def test_sink_appends_redacted_request_events(database: Database, vault: Vault) -> None:
-    log = await AuditLog.open(database, vault)
+    log = await open_audit_log(database, vault)
     sink = AuditLogSink(log)
     event = FakeRequestAuditEvent(
         connection_id="c1", broker="alpaca", operation="place_order", method="post",

@@ -17,7 +17,10 @@ def test_help_lists_every_command() -> None:
         assert command in result.output
 
 
-def test_brokers_lists_paper_as_ready() -> None:
+def test_brokers_lists_every_registered_broker() -> None:
+    # The command lists the registry's specs: name, aliases, sign-in, default place.
     result = runner.invoke(app, ["brokers"])
     assert result.exit_code == 0
-    assert re.search(r"paper\s+│\s+ready", result.output)
+    assert re.search(r"paper\s+│\s+sim, simulated\s+│\s+none\s+│\s+paper", result.output)
+    assert re.search(r"alpaca\s+│.*│\s+api_key, oauth\s+│\s+paper", result.output)
+    assert re.search(r"tradier\s+│.*│.*oauth\s+│\s+sandbox", result.output)

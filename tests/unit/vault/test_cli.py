@@ -7,7 +7,7 @@ import asyncio
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault
 from brokerlink.cli.vault import app
 from brokerlink.storage.engine import open_database
 from tests.dbfixtures import DbTarget
@@ -19,7 +19,7 @@ def _put(target: DbTarget) -> str:
     async def run() -> str:
         database = await open_database(target.url, schema=target.schema)
         try:
-            vault = await Vault.load(database)
+            vault = await load_vault(database)
             await vault.put_secret("c1", "api_key", SecretStr("k-123"))
             return vault.active_kek.kek_id
         finally:
@@ -32,7 +32,7 @@ def _get(target: DbTarget) -> tuple[str, str | None]:
     async def run() -> tuple[str, str | None]:
         database = await open_database(target.url, schema=target.schema)
         try:
-            vault = await Vault.load(database)
+            vault = await load_vault(database)
             value = await vault.get_secret("c1", "api_key")
             return vault.active_kek.kek_id, value.get_secret_value() if value else None
         finally:

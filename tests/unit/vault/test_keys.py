@@ -29,7 +29,8 @@ from brokerlink.auth.keys import (
     PassphraseKeyProvider,
     select_provider,
 )
-from brokerlink.auth.vault import KekMismatchError, Vault
+from brokerlink.auth.vault import KekMismatchError
+from brokerlink.bootstrap import load_vault
 from brokerlink.storage.engine import Database
 
 
@@ -71,12 +72,12 @@ async def test_keyring_provider_with_secure_backend(
         database: Database, restore_keyring: None) -> None:
     backend = FakeSecureKeyring()
     keyring.set_keyring(backend)
-    vault = await Vault.load(database, KeyringKeyProvider())
+    vault = await load_vault(database, KeyringKeyProvider())
     await vault.put_secret("c1", "api_key", SecretStr("value-1"))
     assert len(backend.entries) == 1
     stored = next(iter(backend.entries.values()))
     assert len(base64.b64decode(stored)) == 32
-    reopened = await Vault.load(database, KeyringKeyProvider())
+    reopened = await load_vault(database, KeyringKeyProvider())
     value = await reopened.get_secret("c1", "api_key")
     assert value is not None
     assert value.get_secret_value() == "value-1"
@@ -117,7 +118,7 @@ async def test_env_provider_and_rotation_to_a_new_env_key(
         database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     old = _b64_key()
     monkeypatch.setenv("BROKERLINK_MASTER_KEY", old)
-    vault = await Vault.load(database, EnvKeyProvider())
+    vault = await load_vault(database, EnvKeyProvider())
     await vault.put_secret("c1", "api_key", SecretStr("v"))
     with pytest.raises(keys.VaultError, match="already used"):
         await vault.rotate()  # same key in the env: refuse a no-op rotation
@@ -126,7 +127,7 @@ async def test_env_provider_and_rotation_to_a_new_env_key(
     report = await vault.rotate()
     assert report.rewrapped == 1
     monkeypatch.delenv("BROKERLINK_MASTER_KEY_PREVIOUS")
-    fresh = await Vault.load(database, EnvKeyProvider())
+    fresh = await load_vault(database, EnvKeyProvider())
     value = await fresh.get_secret("c1", "api_key")
     assert value is not None
     assert value.get_secret_value() == "v"
@@ -150,14 +151,14 @@ async def test_passphrase_provider(database: Database) -> None:
     assert ARGON2_MEMORY_KIB >= 19_456
     assert ARGON2_TIME_COST >= 2
     assert ARGON2_PARALLELISM == 1
-    vault = await Vault.load(database, PassphraseKeyProvider(SecretStr("correct horse battery")))
+    vault = await load_vault(database, PassphraseKeyProvider(SecretStr("correct horse battery")))
     await vault.put_secret("c1", "api_key", SecretStr("v"))
     salt = vault.active_kek.salt
     assert salt is not None
     assert len(salt) == 16
     with pytest.raises(KekMismatchError, match="passphrase"):
-        await Vault.load(database, PassphraseKeyProvider(SecretStr("wrong")))
-    again = await Vault.load(database, PassphraseKeyProvider(SecretStr("correct horse battery")))
+        await load_vault(database, PassphraseKeyProvider(SecretStr("wrong")))
+    again = await load_vault(database, PassphraseKeyProvider(SecretStr("correct horse battery")))
     value = await again.get_secret("c1", "api_key")
     assert value is not None
     assert value.get_secret_value() == "v"

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 import brokerlink.storage
 from brokerlink.auth.keys import FileKeyProvider
 from brokerlink.auth.vault import ROTATE_DELAY_TEST_HOOK_ENV, Vault
+from brokerlink.bootstrap import load_vault
 from brokerlink.core.values import utc_now
 from brokerlink.storage.credentials import CredentialRepository
 from brokerlink.storage.engine import Database
@@ -29,12 +30,12 @@ KILL_AFTER = 40
 _ROTATE_SCRIPT = """
 import asyncio
 from brokerlink.auth.keys import FileKeyProvider
-from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault
 from brokerlink.storage import open_database
 
 async def main():
     database = await open_database()
-    vault = await Vault.load(database, FileKeyProvider())
+    vault = await load_vault(database, FileKeyProvider())
     await vault.rotate(on_progress=lambda done, total: print(done, total, flush=True))
     await database.aclose()
 
@@ -62,7 +63,7 @@ async def _kek_counts(database: Database) -> dict[str, int]:
 
 
 async def _assert_all_open(database: Database) -> None:
-    reader = await Vault.load(database, FileKeyProvider())
+    reader = await load_vault(database, FileKeyProvider())
     async with database.transaction() as conn:
         rows = (await conn.execute(select(credentials))).mappings().all()
     assert len(rows) == SECRETS

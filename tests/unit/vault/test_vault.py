@@ -18,6 +18,7 @@ from brokerlink.auth.vault import (
     Vault,
     VaultError,
 )
+from brokerlink.bootstrap import load_vault
 from brokerlink.core.errors import BrokerError
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database
@@ -123,7 +124,7 @@ async def test_store_helpers(vault: Vault) -> None:
 
 async def test_system_key_is_stable(vault: Vault, database: Database) -> None:
     first = await vault.system_key("__audit__", "hmac_key")
-    other = await Vault.load(database, FileKeyProvider())
+    other = await load_vault(database, FileKeyProvider())
     assert len(first) == 32
     assert await other.system_key("__audit__", "hmac_key") == first
 
@@ -148,7 +149,7 @@ async def test_pending_state_round_trip(vault: Vault) -> None:
 
 async def test_writer_with_stale_key_reseals_under_the_new_one(
         vault: Vault, database: Database) -> None:
-    stale_view = await Vault.load(database, FileKeyProvider())
+    stale_view = await load_vault(database, FileKeyProvider())
     await vault.rotate()  # another "process" rotates; stale_view still thinks k1 is active
     await stale_view.put_secret("c1", "access_token", SecretStr(SECRET))
     async with database.transaction() as conn:
@@ -166,7 +167,7 @@ async def test_wrong_key_file_is_reported_as_mismatch(
     key_file = brokerlink_home / "keys" / "master.key"
     key_file.write_bytes(bytes(32))
     with pytest.raises(KekMismatchError, match="does not match"):
-        await Vault.load(database, FileKeyProvider())
+        await load_vault(database, FileKeyProvider())
 
 
 async def test_sealed_secret_repr_hides_bytes() -> None:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    # Only for annotations at import time: the CLI's log filter imports this module on
+    # every command, and httpx would cost ``brokerlink --help`` a fifth of a second.
+    import httpx
 
 REDACTED = "[redacted]"
 
@@ -143,6 +146,8 @@ def redact_body(text: str, secrets: Iterable[str] = (), limit: int = MAX_BODY_CH
 
 def redact_url(url: str | httpx.URL, secrets: Iterable[str] = ()) -> str:
     """``url`` with userinfo dropped and credential-like query values redacted."""
+    import httpx
+
     parsed = httpx.URL(str(url))
     if parsed.userinfo:
         parsed = parsed.copy_with(username=None, password=None)
