@@ -243,3 +243,95 @@ async def test_client_maps_dead_refresh_and_bad_client_errors() -> None:
             await bad.complete(redirect)
         assert "wrong-secret" not in str(refused.value)
         assert "wrong-secret" not in repr(refused.value)
+
+
+# --- crafted authorize requests (issue 19, item 3): every one refused, none redirected --
+
+CRAFTED_REDIRECTS = [
+    "http://evil.example\\@127.0.0.1:5555/callback",
+    "http://evil.example%2f@127.0.0.1:5555/callback",
+    "http://evil.example@127.0.0.1:5555/callback",
+    "http://user:pass@127.0.0.1:5555/callback",
+    "http://127.0.0.1:99999/callback",
+    "http://127.0.0.1:abc/callback",
+    "http://127.0.0.1:-1/callback",
+    "http://127.0.0.1:0/callback",
+    "http://127.0.0.1:5555%2f%2fevil.example/callback",
+    "http://127.0.0.1:5555:6666/callback",
+    "http://127.0.0.1:5555/callback/../evil",
+    "http://127.0.0.1:5555/callbackx",
+    "http://127.0.0.1:5555/Callback",
+    "http://127.0.0.1:5555/callback?next=http://evil.example",
+    "http://127.0.0.1:5555/callback#frag",
+    "https://127.0.0.1:5555/callback",
+    "http://127.0.0.2:5555/callback",
+    "http://localhost.evil.example:5555/callback",
+    "http://127.0.0.1.evil.example/callback",
+    "http://127.0.0.1:5555\\callback",
+    "http://127.0.0.1:5555/call back",
+    "http://127.0.0.1:5555/callback\u00e9",
+    "//127.0.0.1:5555/callback",
+    "javascript:alert(1)//127.0.0.1/callback",
+    "",
+    "http://127.0.0.1:5555/" + "a" * 3000,
+]
+
+
+@pytest.mark.parametrize("redirect_uri", CRAFTED_REDIRECTS)
+async def test_crafted_redirect_uris_are_refused_with_invalid_request(
+        schwab: Schwab, redirect_uri: str) -> None:
+    params = {"client_id": CLIENT_ID, "redirect_uri": redirect_uri, "state": "s1"}
+    response = await schwab.http.get(f"{schwab.url}/v1/oauth/authorize",
+                                     params=params)
+    assert response.status_code == 400, response.text
+    assert "location" not in response.headers
+    assert "invalid_request" in response.text
+
+
+@pytest.mark.parametrize("redirect_uri", [
+    "http://127.0.0.1:5555/callback", "http://127.0.0.1:1/callback",
+    "http://127.0.0.1:65535/callback", "http://127.0.0.1/callback"])
+async def test_loopback_port_is_free_and_nothing_else(schwab: Schwab,
+                                                      redirect_uri: str) -> None:
+    params = {"client_id": CLIENT_ID, "redirect_uri": redirect_uri, "state": "s1"}
+    response = await schwab.http.get(f"{schwab.url}/v1/oauth/authorize", params=params)
+    assert response.status_code == 302, response.text
+    assert response.headers["location"].startswith(redirect_uri + "?")
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("state", "s" * 1025), ("state", "s" * 60_000), ("state", "caf\u00e9"),
+    ("state", "line\nbreak"), ("scope", "x" * 5000), ("code_challenge", "c" * 5000),
+    ("nonce", "n" * 5000)])
+async def test_oversized_or_unprintable_parameters_are_refused(
+        schwab: Schwab, name: str, value: str) -> None:
+    params = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT, "state": "s1", name: value}
+    response = await schwab.http.get(f"{schwab.url}/v1/oauth/authorize", params=params)
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert value not in response.text
+
+
+async def test_state_at_the_bound_is_reflected(schwab: Schwab) -> None:
+    state = "s" * 1024
+    params = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT, "state": state}
+    response = await schwab.http.get(f"{schwab.url}/v1/oauth/authorize", params=params)
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response.headers["location"]).query)["state"] == [state]
+
+
+async def test_too_many_parameters_and_oversized_token_forms_are_refused(
+        schwab: Schwab) -> None:
+    params = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT,
+              **{f"p{i}": "x" for i in range(40)}}
+    refused = await schwab.http.get(f"{schwab.url}/v1/oauth/authorize", params=params)
+    assert refused.status_code == 400
+    big = await schwab.token({"grant_type": "authorization_code", "code": "c" * 20_000})
+    assert (big.status_code, big.json()["error"]) == (400, "invalid_request")
+
+
+async def test_token_endpoint_refuses_a_crafted_redirect_uri(schwab: Schwab) -> None:
+    code = await schwab.code()
+    crafted = await schwab.token({"grant_type": "authorization_code", "code": code,
+                                  "redirect_uri": "http://evil.example\\@127.0.0.1:8765/callback"})
+    assert (crafted.status_code, crafted.json()["error"]) == (400, "invalid_grant")

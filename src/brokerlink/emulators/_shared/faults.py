@@ -224,7 +224,7 @@ class FaultInjector:
 
     seed: int = 7
     default_bodies: dict[int, Any] = field(default_factory=dict)
-    """Per-status bodies a broker app installs (e.g. Alpaca's 429 body)."""
+    """Per-status bodies a broker app installs (from its ``EmulatorSpec.fault_bodies``)."""
     _rng: random.Random = field(init=False)
     _rules: list[_Installed] = field(init=False, default_factory=list)
     _ids: itertools.count[int] = field(init=False, default_factory=lambda: itertools.count(1))

@@ -25,7 +25,7 @@ class BodyError(ValueError):
 
 
 def rfc3339(at: datetime) -> str:
-    """``at`` in UTC as RFC 3339 with nanoseconds and a ``Z`` (Alpaca's style).
+    """``at`` in UTC as RFC 3339 with nanoseconds and a ``Z`` (a common broker style).
 
     Raises ``ValueError`` for a naive datetime.
     """

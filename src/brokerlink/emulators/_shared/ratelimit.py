@@ -6,7 +6,7 @@ window per bucket (``limits``), the window length, which bucket a request falls 
 (``headers(state)``) and its 429 answer (``rejected_body``, a JSON value, or a ``str``
 sent as ``text/plain``). Windows are fixed, start at a key's first request and run on
 wall time (rate limits are real time even when the market clock is frozen). The key
-is what the broker counts by: an account (Alpaca), an access token (Tradier); it is
+is what the broker counts by (an account, an access token); it is
 hashed, never stored.
 
 ``RateWindow.charge(key, method, path)`` counts one request and returns its

@@ -5,7 +5,7 @@ Async (the server runs as a task in the current loop)::
     async with EmulatorServer(app) as server:
         httpx.get(server.url + "/v2/clock")        # server.ws_url for websockets
 
-Threaded (its own loop in a daemon thread, for synchronous SDKs such as alpaca-py)::
+Threaded (its own loop in a daemon thread, for a broker's synchronous SDK)::
 
     with EmulatorServer.run_in_thread(app) as server:
         TradingClient(key, secret, url_override=server.url)
