@@ -86,9 +86,8 @@ from bench.adapter_overhead import without_rate_limit_headers
 from bench.child import child_process, until_stdin_closes
 from brokerlink.adapters._shared import AuditSink, RequestAuditEvent
 from brokerlink.adapters.paper import PaperBroker
-from brokerlink.audit.log import AuditLog
 from brokerlink.auth.keys import FileKeyProvider
-from brokerlink.auth.vault import Vault
+from brokerlink.bootstrap import load_vault, open_audit_log
 from brokerlink.cli.demo import demo_home
 from brokerlink.core.enums import BrokerType, OrderSide, OrderStatus
 from brokerlink.core.interface import BrokerInterface
@@ -167,8 +166,8 @@ async def store(directory: Path) -> AsyncIterator[tuple[Database, Vault, AuditLo
     them; closed afterwards."""
     database = await open_database(f"sqlite+aiosqlite:///{directory}/brokerlink.db")
     try:
-        vault = await Vault.load(database, FileKeyProvider())
-        audit = await AuditLog.open(database, vault,
+        vault = await load_vault(database, FileKeyProvider())
+        audit = await open_audit_log(database, vault,
                                     checkpoint_path=directory / "audit.checkpoint")
         try:
             yield database, vault, audit
