@@ -11,9 +11,9 @@ hashed, never stored.
 
 ``RateWindow.charge(key, method, path)`` counts one request and returns its
 ``RateState``; once the bucket is used up it raises ``RateLimited`` carrying the state,
-which the emulator app answers with the broker's 429 (``create_emulator_app``). The
-admin API can turn enforcement off (``POST /_emulator/rate_limits {"enforce": false}``)
-for load tests that are not about rate limits; the headers are sent either way.
+which the emulator app answers with the broker's 429 (``create_emulator_app``). A load
+test that is not about rate limits may set ``env.rates.enforce = False``; the headers
+are sent either way.
 """
 
 from __future__ import annotations
