@@ -1,0 +1,7 @@
+"""The fake broker's emulator package: ``create_app`` builds its FastAPI app."""
+
+from __future__ import annotations
+
+from brokerlink_fake_emulator.app import create_app
+
+__all__ = ["create_app"]
