@@ -97,9 +97,9 @@ class WebsocketOrderStream(ABC):
     """
 
     def __init__(self, *, description: str, backoff: Backoff | None = None,
-                 jitter_source: Callable[[], float] = random.random,
-                 sleep: Sleep = asyncio.sleep,
-                 clock: Callable[[], float] = time.monotonic,
+                 jitter_source: Callable[[], float] | None = None,
+                 sleep: Sleep | None = None,
+                 clock: Callable[[], float] | None = None,
                  up_on_open: bool = True) -> None:
         self.reconnects = 0
         self.listening = asyncio.Event()
@@ -109,9 +109,10 @@ class WebsocketOrderStream(ABC):
         self._ws: ClientConnection | None = None
         self._closed = False
         self._status: StatusListener | None = None
-        self._draw = jitter_source
-        self._sleep = sleep
-        self._clock = clock
+        # None means the real thing; tests pass their own.
+        self._draw = jitter_source or random.random
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._clock = clock or time.monotonic
         self._up_on_open = up_on_open
         self._streak = 0  # consecutive reopens without a healthy connection between
         self._up_since: float | None = None
