@@ -125,7 +125,8 @@ class TradierClient(WireClient):
                            if (value := response.headers.get(name))), None)
         return ErrorResponse(
             status=response.status_code, body=_redacted(body, transport),
-            text=transport.redact(response.text[:2000]), headers=response.headers,
+            text=transport.redact(response.content[:2000].decode("utf-8", "replace")),
+            headers=response.headers,
             operation=operation, broker=transport.broker,
             connection_id=transport.connection_id, request_id=request_id,
             client_order_id=client_order_id)

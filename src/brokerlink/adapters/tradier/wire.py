@@ -6,6 +6,14 @@ dates (epoch milliseconds). **Collections** come in three shapes and every model
 accepts all of them: the string ``"null"`` (empty), a single object, or an array
 (``{"orders": "null"}``, ``{"orders": {"order": {...}}}``, ``{"orders": {"order": [...]}}``).
 Unknown keys are ignored: Tradier adds fields without notice.
+
+Every answer is wrapped in an envelope (``{"profile": {...}}``, ``{"order": {...}}``):
+the ``*Answer`` models read those, so a body without its envelope (``{}``, ``null``) is
+refused by validation. Ids are bounded (``WireId``) and epoch times checked, so a hostile
+number is a validation error, never an ``OverflowError``. What the adapter sends is
+typed too: the request models at the end (``OrderForm``, ``ChangeForm``,
+``MultilegOrder``, the queries) are ``WireRequest`` s whose ``to_wire()`` gives the form
+fields or query parameters.
 """
 
 from __future__ import annotations
