@@ -26,6 +26,10 @@ from brokerlink.audit.log import AuditLog
 from brokerlink.audit.store import AuditEventRecord
 from brokerlink.audit.verify import VerifyReport
 from brokerlink.auth.keys import (
+    MASTER_KEY_ENV,
+    NEW_PASSPHRASE_ENV,
+    PASSPHRASE_ENV,
+    PREVIOUS_MASTER_KEY_ENV,
     PROVIDER_ENV,
     KekProvider,
     PassphraseKeyProvider,
@@ -33,6 +37,7 @@ from brokerlink.auth.keys import (
     select_provider,
 )
 from brokerlink.auth.oauth import PendingStateStore
+from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.auth.oauth_states import VaultPendingStateStore
 from brokerlink.auth.tokens import Clock, TokenStore
 from brokerlink.auth.vault import Vault, VaultStatus
@@ -43,12 +48,26 @@ from brokerlink.manager.fx import NO_RATES, FxRates
 from brokerlink.manager.manager import DEFAULT_READ_TIMEOUT, BrokerManager
 from brokerlink.manager.market_hours import MarketHours
 from brokerlink.storage.audit_events import AuditRepository
-from brokerlink.storage.engine import Database, open_database
+from brokerlink.storage.engine import (
+    DATABASE_SCHEMA_ENV,
+    DATABASE_URL_ENV,
+    Database,
+    open_database,
+)
 from brokerlink.storage.records import ConnectionRecord
 from brokerlink.storage.token_store import SqlTokenStore
 from brokerlink.storage.vault_store import SqlVaultStore
 
+# Besides the builders, the names a face needs to talk about what they build (records,
+# reports, the environment variables that configure them), so no face imports storage,
+# auth or audit modules itself.
 __all__ = [
+    "DATABASE_SCHEMA_ENV",
+    "DATABASE_URL_ENV",
+    "MASTER_KEY_ENV",
+    "NEW_PASSPHRASE_ENV",
+    "PASSPHRASE_ENV",
+    "PREVIOUS_MASTER_KEY_ENV",
     "PROVIDER_ENV",
     "AuditEventRecord",
     "AuditLog",
@@ -57,6 +76,7 @@ __all__ = [
     "ConnectionRecord",
     "ConnectionService",
     "Database",
+    "OAuthClientCredentials",
     "PassphrasePrompt",
     "Vault",
     "VaultSession",
