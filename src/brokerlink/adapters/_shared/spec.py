@@ -24,7 +24,7 @@ from brokerlink.core.interface import BrokerInterface
 
 from .audit import AuditSink
 from .credentials import CredentialSource
-from .state import PaperStateStore as BrokerStateStore
+from .state import BrokerStateStore
 
 
 class CredentialKind(StrEnum):
@@ -89,7 +89,7 @@ class EnvironmentKind(StrEnum):
     """Where an environment's orders go: real money, the broker's sandbox, or ours."""
 
     LIVE = "live"
-    PAPER = "paper"
+    PAPER = "paper"  # not a broker: paper trading, an environment any broker may offer
     EMULATOR = "emulator"
 
 

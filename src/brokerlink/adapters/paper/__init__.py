@@ -10,24 +10,24 @@ from typing import TYPE_CHECKING, Any
 from brokerlink.adapters.paper.spec import PAPER_CAPABILITIES, SPEC, PaperSettings
 
 if TYPE_CHECKING:
-    from brokerlink.adapters._shared.state import (
+    from brokerlink.adapters.paper.broker import PaperBroker
+    from brokerlink.adapters.paper.store import (
         MemoryPaperStateStore,
         PaperStateConflictError,
         PaperStateMissingError,
         PaperStateStore,
         StoredPaperState,
     )
-    from brokerlink.adapters.paper.broker import PaperBroker
     from brokerlink.adapters.paper.stream import PaperOrderStream
 
 _LAZY = {
     "PaperBroker": "brokerlink.adapters.paper.broker",
     "PaperOrderStream": "brokerlink.adapters.paper.stream",
-    "MemoryPaperStateStore": "brokerlink.adapters._shared.state",
-    "PaperStateConflictError": "brokerlink.adapters._shared.state",
-    "PaperStateMissingError": "brokerlink.adapters._shared.state",
-    "PaperStateStore": "brokerlink.adapters._shared.state",
-    "StoredPaperState": "brokerlink.adapters._shared.state",
+    "MemoryPaperStateStore": "brokerlink.adapters.paper.store",
+    "PaperStateConflictError": "brokerlink.adapters.paper.store",
+    "PaperStateMissingError": "brokerlink.adapters.paper.store",
+    "PaperStateStore": "brokerlink.adapters.paper.store",
+    "StoredPaperState": "brokerlink.adapters.paper.store",
 }
 
 
