@@ -45,6 +45,13 @@ _POSITIONS = TypeAdapter(list[AlpacaPosition])
 _ACTIVITIES = TypeAdapter(list[AlpacaActivity])
 _CALENDAR = TypeAdapter(list[AlpacaCalendarDay])
 
+WRITE_ANSWERS = tuple(range(200, 300))
+"""Statuses a write's answer is read from: every 2xx. Alpaca documents 200 (and 204 for a
+cancel), but any success status means the broker may have acted, so an answer that is
+not the documented one must end in the ambiguous ``UnreadableAcknowledgementError``
+(reconcile, never resend), not in a plain "unexpected status" error that reads as "not
+acted on"."""
+
 __all__ = ["AlpacaClient"]
 
 
@@ -110,23 +117,24 @@ class AlpacaClient(WireClient):
         outcome is unknown."""
         return await self.write("POST", "/v2/orders", AlpacaOrder, operation="place_order",
                                 body=request, client_order_id=request.client_order_id,
-                                expected=(200,))
+                                expected=WRITE_ANSWERS)
 
     async def replace_order(self, order_id: str, request: AlpacaReplaceRequest) -> AlpacaOrder:
         """``PATCH /v2/orders/{id}``: a new order replaces the old; sent once. Raises as
         ``place_order`` does when the outcome is unknown."""
         return await self.write("PATCH", f"/v2/orders/{order_id}", AlpacaOrder,
                                 operation="replace_order", body=request,
-                                client_order_id=request.client_order_id, expected=(200,))
+                                client_order_id=request.client_order_id,
+                                expected=WRITE_ANSWERS)
 
     async def cancel_order(self, order_id: str) -> None:
         """``DELETE /v2/orders/{id}``, sent once. Alpaca documents 204 (no body) for an
-        accepted cancel; a 200 is accepted only with a readable order as its body, else
-        it raises ``UnreadableAcknowledgementError`` (something answered that may not be
-        Alpaca: re-read the order)."""
+        accepted cancel; any other 2xx is accepted only with a readable order as its
+        body, else it raises ``UnreadableAcknowledgementError`` (something answered that
+        may not be Alpaca, and the cancel may have happened: re-read the order)."""
         response = await self.send("DELETE", f"/v2/orders/{order_id}",
                                    operation="cancel_order", write=True,
-                                   expected=(200, 204))
+                                   expected=WRITE_ANSWERS)
         if response.status_code != 204:
             self.parse(response, AlpacaOrder, operation="cancel_order", write=True)
 
