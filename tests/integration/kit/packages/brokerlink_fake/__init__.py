@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerlink_fake.spec import SPEC, FakeSettings
+from .spec import SPEC, FakeSettings
 
-_LAZY = {"FakeBroker": "brokerlink_fake.broker"}
+_LAZY = {"FakeBroker": f"{__name__}.broker"}
 
 
 def __getattr__(name: str) -> Any:

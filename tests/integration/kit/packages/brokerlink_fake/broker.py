@@ -44,7 +44,8 @@ from brokerlink.core.models import (
     Quote,
     Transaction,
 )
-from brokerlink_fake.spec import FAKE, FAKE_CAPABILITIES
+
+from .spec import FAKE, FAKE_CAPABILITIES
 
 
 class FakeBroker(BrokerBase):

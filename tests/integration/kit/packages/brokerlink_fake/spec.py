@@ -49,7 +49,7 @@ class FakeSettings(BrokerSettings):
 
 
 def _create(settings: FakeSettings) -> BrokerInterface:
-    from brokerlink_fake.broker import FakeBroker
+    from .broker import FakeBroker
 
     return FakeBroker(settings.base_url, settings.api_key, settings.api_secret,
                       connection_id=settings.connection_id)
@@ -57,7 +57,8 @@ def _create(settings: FakeSettings) -> BrokerInterface:
 
 def _connect(settings: ConnectionSettings) -> BrokerInterface:
     from brokerlink.core.errors import AuthError
-    from brokerlink_fake.broker import FakeBroker
+
+    from .broker import FakeBroker
 
     if settings.api_key is None or settings.api_secret is None or not settings.base_url:
         raise AuthError("fake needs a key, a secret and a base URL", broker=FAKE.value,
