@@ -257,6 +257,7 @@ class OrderJournal:
         self._reconciled: set[tuple[str, str]] = set()
         self._reconciled_connections: set[str] = set()
         self._reconcile_lock = asyncio.Lock()
+        self._first_reconciles: dict[tuple[str, str], asyncio.Lock] = {}
 
     # --- submitting ------------------------------------------------------------------
 
@@ -471,18 +472,23 @@ class OrderJournal:
         record = await self._move(record, record.status, attempts=record.attempts + 1)
         try:
             result = await broker.place_order(order)
-        except DuplicateOrderError:
-            # The first request arrived after all: the order is the broker's to show.
+        except (DuplicateOrderError, RequestTimeoutError) as exc:
+            # A duplicate: the first request arrived after all. No answer: the resend
+            # itself may have been placed. Either way the order is the broker's to show.
             try:
                 found, _ = await self._ask(record, broker)
-            except BrokerError as exc:
+            except BrokerError as lookup_error:
                 found = None
-                logger.warning("order %s: duplicate refused, lookup failed (%s)",
-                               record.client_order_id, type(exc).__name__)
+                logger.warning("order %s: resend answered %s, lookup failed (%s)",
+                               record.client_order_id, type(exc).__name__,
+                               type(lookup_error).__name__)
             if found is not None:
                 return _Verdict(found.to_result(), "lookup")
-            return _Verdict(reason="the broker refused a resend as a duplicate, so it has "
-                                   "the order, but does not show it yet")
+            if isinstance(exc, DuplicateOrderError):
+                return _Verdict(reason="the broker refused a resend as a duplicate, so it "
+                                       "has the order, but does not show it yet")
+            return _Verdict(reason="a resend under the same client order id to settle it "
+                                   "went unanswered too")
         except BrokerError as exc:
             logger.warning("order %s: the proving resend failed (%s)",
                            record.client_order_id, type(exc).__name__)
@@ -603,11 +609,17 @@ class OrderJournal:
 
     async def _ensure_reconciled(self, connection_id: str, account_id: str,
                                  broker: BrokerInterface) -> None:
-        if ((connection_id, account_id) in self._reconciled
-                or connection_id in self._reconciled_connections):
+        pair = (connection_id, account_id)
+        if pair in self._reconciled or connection_id in self._reconciled_connections:
             return
-        report = await self.reconcile({f"{connection_id}:{account_id}": broker},
-                                      only=(connection_id, account_id))
+        # One start-up reconcile per pair: concurrent first submits wait for it instead
+        # of each running one, which, started late, would take this process's own unknown
+        # intents for a dead process's and try to settle them under the caller's feet.
+        async with self._first_reconciles.setdefault(pair, asyncio.Lock()):
+            if pair in self._reconciled or connection_id in self._reconciled_connections:
+                return
+            report = await self.reconcile({f"{connection_id}:{account_id}": broker},
+                                          only=pair)
         if report.unresolved:
             logger.warning("%d order intents on %s remain unknown after reconcile",
                            len(report.unresolved), connection_id)
