@@ -6,12 +6,19 @@ like, so they are registered *lazily*. ``_LAZY`` names each command's module and
 one-line help; the module is imported only when that command (or its own ``--help``)
 runs. The top-level help lists them from ``_LAZY`` without importing anything; a unit
 test keeps each line equal to the real command's help.
+
+Errors end a command in one line on stderr, never a traceback: ``LazyGroup.invoke`` is
+the one place that turns a brokerlink error (``BrokerError``: storage, vault, audit,
+broker), an environment error (``OSError``) or a usage error of a subcommand into one
+line and a non-zero exit, and anything unexpected into one line with a hint to rerun
+with ``-vv``, which alone prints the (redacted) traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +58,7 @@ class LazyCommand:
             typer_app = found if isinstance(found, typer.Typer) else found()
             command = typer.main.get_group(typer_app)
         else:
-            holder = typer.Typer()
+            holder = typer.Typer(add_completion=False)
             holder.command(self.name)(found)
             command = typer.main.get_command(holder)
         command.name = self.name
@@ -125,6 +132,74 @@ class LazyGroup(TyperGroup):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         with self._stand_ins():
             super().format_help(ctx, formatter)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        """Run the command; any error it raises ends it in one line (see the module
+        docstring). Exits (``typer.Exit``, ``Abort``), a group's help shown for want of
+        arguments and ``KeyboardInterrupt`` pass through to Typer."""
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort):
+            raise
+        except typer.TyperException as exc:
+            # Typer prints the help itself for this one (a group run with no arguments).
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            raise typer.Exit(report_error(exc, verbosity=_verbosity(ctx))) from None
+        except Exception as exc:  # the one place every error ends
+            raise typer.Exit(report_error(exc, verbosity=_verbosity(ctx))) from None
+
+
+def _verbosity(ctx: typer.Context) -> int:
+    value = ctx.params.get("verbose")
+    return value if isinstance(value, int) else 0
+
+
+MAX_ERROR_CHARS = 600
+"""An error line is cut here: a message quoting a huge input must not flood the terminal."""
+
+
+def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` with its whitespace runs (newlines included) collapsed to one space, cut
+    to ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else f"{flat[:limit]}... [{len(flat) - limit} more chars]"
+
+
+def error_line(exc: BaseException) -> tuple[str, int]:
+    """The one line (redacted) that reports ``exc``, and the exit status to end with:
+    2 for a usage error, 1 for a brokerlink or environment error, 1 for anything else
+    (whose line says to rerun with -vv)."""
+    from brokerlink.adapters._shared.redaction import redact_text
+    from brokerlink.core.errors import BrokerError
+
+    if isinstance(exc, typer.TyperException):
+        # A usage error (a bad value, a missing argument): name the command's help.
+        usage = getattr(exc, "ctx", None)
+        where = f" (see '{usage.command_path} --help')" if usage is not None else ""
+        return f"error: {one_line(redact_text(exc.format_message()))}{where}", exc.exit_code
+    if isinstance(exc, BrokerError):
+        return f"error: {type(exc).__name__}: {one_line(redact_text(str(exc)))}", 1
+    if isinstance(exc, OSError):
+        # The environment: a home that is a file, a path that cannot exist, a full disk.
+        return f"error: {one_line(redact_text(str(exc)))}", 1
+    return (f"error: unexpected {type(exc).__name__}: {one_line(redact_text(str(exc)), 200)}"
+            " (a bug: rerun with -vv for the traceback and report it)", 1)
+
+
+def report_error(exc: BaseException, *, verbosity: int) -> int:
+    """Print ``exc`` as one line on stderr (with -vv, its redacted traceback first) and
+    return the exit status."""
+    line, code = error_line(exc)
+    if verbosity > 1:
+        import traceback
+
+        from brokerlink.adapters._shared.redaction import redact_text
+
+        typer.echo(redact_text("".join(traceback.format_exception(exc))).rstrip(), err=True)
+    typer.echo(line, err=True)
+    sys.stderr.flush()
+    return code
 
 
 app = typer.Typer(
