@@ -7,14 +7,16 @@ so nothing unsupported ever reaches the wire.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from brokerlink.core.enums import AssetType, OrderSide, OrderType, TimeInForce
-from brokerlink.core.errors import NotSupportedError
+from brokerlink.core.errors import InvalidOrderError, NotSupportedError
 from brokerlink.core.models import OrderModify, OrderRequest
+from brokerlink.core.numbers import MAX_QUANTITY_PLACES, places
 
 
 class ModifyStyle(StrEnum):
@@ -45,6 +47,9 @@ class Capabilities(BaseModel):
     time_in_force: frozenset[TimeInForce]
     fractional_shares: bool = False
     fractional_order_types: frozenset[OrderType] = frozenset({OrderType.MARKET})
+    quantity_places: int = Field(default=0, ge=0, le=MAX_QUANTITY_PLACES)
+    """Decimal places a fractional quantity may carry (the broker's precision: Alpaca 9,
+    most retail brokers 6); 0 = whole shares only. A finer quantity is refused."""
     short_selling: bool = False
     extended_hours: bool = False
     options: bool = False
@@ -71,7 +76,9 @@ class Capabilities(BaseModel):
     def check_order(self, order: OrderRequest, *, broker: str) -> None:
         """Refuse, before any I/O, an order this broker cannot take.
 
-        Raises ``NotSupportedError`` naming the unsupported feature.
+        Raises ``NotSupportedError`` naming the unsupported feature, or
+        ``InvalidOrderError`` (field ``quantity``) for a quantity finer than
+        ``quantity_places``.
         """
         asset = order.asset_type
         if asset not in self.asset_types:
@@ -95,6 +102,7 @@ class Capabilities(BaseModel):
                 raise NotSupportedError(
                     f"{broker} takes fractional quantities only on "
                     f"{_names(self.fractional_order_types)} orders", broker=broker)
+            self._check_places(order.quantity, broker=broker)
         if order.side in (OrderSide.SELL_SHORT,) and not self.short_selling:
             raise NotSupportedError(f"{broker} does not allow short selling here",
                                     broker=broker)
@@ -103,7 +111,8 @@ class Capabilities(BaseModel):
                                     broker=broker)
 
     def check_modify(self, change: OrderModify, *, broker: str) -> None:
-        """Refuse a change this broker cannot make. Raises ``NotSupportedError``."""
+        """Refuse a change this broker cannot make. Raises ``NotSupportedError``, or
+        ``InvalidOrderError`` for a quantity finer than ``quantity_places``."""
         if self.modify is ModifyStyle.NONE:
             raise NotSupportedError(
                 f"{broker} cannot change an open order; cancel it and place a new one",
@@ -112,6 +121,16 @@ class Capabilities(BaseModel):
             raise NotSupportedError(
                 f"{broker} does not take time_in_force {change.time_in_force.value}",
                 broker=broker)
+        if change.quantity is not None:
+            self._check_places(change.quantity, broker=broker)
+
+    def _check_places(self, quantity: Decimal, *, broker: str) -> None:
+        if places(quantity) > self.quantity_places:
+            rule = (f"at most {self.quantity_places} decimal places" if self.quantity_places
+                    else "whole shares only")
+            raise InvalidOrderError(
+                f"quantity {quantity:f} is finer than {broker} takes ({rule}; "
+                "capabilities.quantity_places)", field="quantity", broker=broker)
 
 
 def _names(values: frozenset[OrderType] | frozenset[TimeInForce]) -> str:

@@ -37,6 +37,8 @@ BASE_CAPABILITIES = Capabilities(
     time_in_force=frozenset(TimeInForce),
     fractional_shares=True,
     fractional_order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}),
+    # The OpenAPI spec's Order.qty: "Can take up to 9 decimal points".
+    quantity_places=9,
     short_selling=True,
     extended_hours=True,
     options=True,

@@ -31,6 +31,8 @@ PAPER_CAPABILITIES = Capabilities(
     time_in_force=frozenset(TimeInForce),
     fractional_shares=True,
     fractional_order_types=frozenset({OrderType.MARKET, OrderType.LIMIT}),
+    # Six places, like most retail brokers' fractional shares (so 1e-7 is refused).
+    quantity_places=6,
     short_selling=True,
     extended_hours=True,
     options=True,

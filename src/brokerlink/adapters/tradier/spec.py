@@ -43,6 +43,7 @@ TRADIER_CAPABILITIES = Capabilities(
                            OrderType.STOP_LIMIT}),
     time_in_force=frozenset({TimeInForce.DAY, TimeInForce.GTC}),
     fractional_shares=False,
+    quantity_places=0,  # whole shares and contracts only
     short_selling=True,
     extended_hours=True,
     options=True,
