@@ -133,7 +133,7 @@ class LazyGroup(TyperGroup):
         with self._stand_ins():
             super().format_help(ctx, formatter)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         """Run the command; any error it raises ends it in one line (see the module
         docstring). Exits (``typer.Exit``, ``Abort``), a group's help shown for want of
         arguments and ``KeyboardInterrupt`` pass through to Typer."""
