@@ -24,15 +24,32 @@ PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
 
+class PrivateDirectoryError(OSError):
+    """A brokerlink directory (the home, its key directory, a database's directory)
+    cannot be created or made private; the message names it and says why, in one line.
+
+    An ``OSError``, so callers that handle file-system failures keep handling it."""
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) if missing and make it mode 0700.
 
     The mode is forced even on an existing directory: a home or key directory that
-    others can list would leak which accounts exist. Raises ``OSError`` if the
-    directory cannot be created or its mode changed.
+    others can list would leak which accounts exist. Raises ``PrivateDirectoryError``
+    (an ``OSError``) if the directory cannot be created or its mode changed, for
+    example when it, or a parent, is a file.
     """
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-    os.chmod(path, PRIVATE_DIR_MODE)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        os.chmod(path, PRIVATE_DIR_MODE)
+    except OSError as exc:
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()),
+                       None)
+        reason = (f"{blocker} is a file, not a directory" if blocker is not None
+                  else exc.strerror or type(exc).__name__)
+        raise PrivateDirectoryError(
+            f"cannot use {path} as a private brokerlink directory: {reason} (check "
+            f"{HOME_ENV} or the configured path)") from exc
     return path
 
 

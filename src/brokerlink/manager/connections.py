@@ -43,7 +43,13 @@ from brokerlink.core.values import utc_now
 from brokerlink.manager.connectors import connector_for
 from brokerlink.storage.connections import ConnectionNotFoundError, ConnectionRepository
 from brokerlink.storage.engine import Database
-from brokerlink.storage.records import ConnectionRecord, ConnectionStatus
+from brokerlink.storage.records import (
+    ConnectionRecord,
+    ConnectionStatus,
+    check_actor,
+    check_base_url,
+    check_label,
+)
 from brokerlink.storage.token_store import SqlTokenStore
 
 API_KEY = "api_key"
@@ -70,14 +76,16 @@ class OpenedConnection:
 class ConnectionService:
     """Adds, lists, opens and removes stored connections for one actor (``cli:<user>``,
     ``service``...), which every audit event names. ``clock`` decides when tokens are
-    due for refresh (injectable for tests)."""
+    due for refresh (injectable for tests). A label, base URL or actor out of bounds
+    (``storage.records.check_*``) is refused with ``InvalidNameError`` before any sign-in
+    or write."""
 
     def __init__(self, database: Database, vault: Vault, audit: AuditLog, *,
                  actor: str, clock: Clock = utc_now) -> None:
         self.database = database
         self.vault = vault
         self.audit = audit
-        self.actor = actor
+        self.actor = check_actor(actor)  # every audit event stores it
         self._clock = clock
         self._connections = ConnectionRepository(database)
         self._tokens = SqlTokenStore(database, vault)
@@ -120,6 +128,7 @@ class ConnectionService:
         Raises ``ConnectionTestError`` (chained to the broker's error) when the broker
         refuses them; nothing is stored then.
         """
+        label, base_url = check_label(label), check_base_url(base_url)
         connection_id = _new_id()
         account = await self._test(broker, connection_id, base_url, api_key=api_key,
                                    api_secret=api_secret, source=None)
@@ -140,6 +149,7 @@ class ConnectionService:
         code...), ``LoopbackTimeoutError``, or ``ConnectionTestError``; nothing is stored
         on any of them.
         """
+        label, base_url = check_label(label), check_base_url(base_url)
         connection_id = _new_id()
         oauth = self._oauth_client(broker, client, base_url)
         completed = await sign_in_via_loopback(oauth, open_url, connection_id=connection_id,
@@ -169,6 +179,7 @@ class ConnectionService:
         another broker's model, ``ConnectionTestError`` if the broker refuses the
         settings (for example negative cash); nothing is stored then.
         """
+        label = check_label(label)
         spec = resolve(broker)
         kind = spec.broker_type
         if spec.connection_url is None or spec.credential(CredentialKind.NONE) is None:

@@ -12,7 +12,12 @@ from sqlalchemy.exc import IntegrityError
 
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database, StorageError
-from brokerlink.storage.records import ConnectionRecord, ConnectionStatus
+from brokerlink.storage.records import (
+    ConnectionRecord,
+    ConnectionStatus,
+    check_base_url,
+    check_label,
+)
 from brokerlink.storage.tables import connections, credentials, paper_accounts
 
 
@@ -27,7 +32,10 @@ class ConnectionRepository:
         self._db = database
 
     async def add(self, record: ConnectionRecord) -> ConnectionRecord:
-        """Insert ``record``. Raises ``StorageError`` if the id already exists."""
+        """Insert ``record``. Raises ``StorageError`` if the id already exists and
+        ``InvalidNameError`` for a label or base URL out of bounds (nothing stored)."""
+        check_label(record.label)
+        check_base_url(record.base_url)
         values = _to_row(record)
         try:
             async with self._db.transaction() as conn:
@@ -65,9 +73,12 @@ class ConnectionRepository:
     ) -> ConnectionRecord:
         """Change the given fields (``None`` leaves a field as it is) and bump ``updated_at``.
 
-        Raises ``ConnectionNotFoundError`` if there is no such connection.
+        Raises ``ConnectionNotFoundError`` if there is no such connection and
+        ``InvalidNameError`` for a label or base URL out of bounds (nothing changed).
         """
         values: dict[str, Any] = {"updated_at": utc_now()}
+        label = check_label(label)
+        base_url = check_base_url(base_url)
         if status is not None:
             values["status"] = ConnectionStatus(status).value
         if label is not None:

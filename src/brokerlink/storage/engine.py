@@ -113,14 +113,19 @@ def resolve_database_url(url: str | None = None) -> URL:
     """
     raw = url or os.environ.get(DATABASE_URL_ENV, "").strip() or None
     if raw is None:
-        return make_url(f"sqlite+aiosqlite:///{default_database_path()}")
+        try:
+            return make_url(f"sqlite+aiosqlite:///{default_database_path()}")
+        except OSError as exc:  # the home is a file, or cannot be created
+            raise StorageError(f"no place for the database: {exc}") from exc
     try:
         parsed = make_url(raw)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         # The URL may carry a password: never echo it back.
         raise StorageError(
             f"{DATABASE_URL_ENV} is not a valid database URL; expected e.g. "
             "postgresql+asyncpg://user@host:5432/dbname") from exc
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise StorageError(f"{DATABASE_URL_ENV} names port {parsed.port}: a port is 1-65535")
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         return parsed.set(drivername="sqlite+aiosqlite")
@@ -167,7 +172,8 @@ async def open_database(url: str | None = None, *, schema: str | None = None) ->
         raise StorageError(
             "the database schema is at a revision this version of brokerlink does not know "
             "(made by a newer version?); upgrade brokerlink or use another database") from exc
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, OverflowError, ValueError) as exc:
+        # OverflowError/ValueError: the driver refusing what the URL names (asyncpg).
         await engine.dispose()
         where = str(sqlite_path) if sqlite_path else resolved.render_as_string(
             hide_password=True)
@@ -181,12 +187,19 @@ async def open_database(url: str | None = None, *, schema: str | None = None) ->
 def _prepare_sqlite_file(url: URL) -> Path:
     if not url.database or url.database == ":memory:":
         raise StorageError("an in-memory SQLite database cannot be shared; give a file path")
-    path = Path(url.database).expanduser().resolve()
-    ensure_private_dir(path.parent)
-    # Create it ourselves with 0600 so it is never readable by others, even briefly.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
-    os.close(fd)
-    os.chmod(path, PRIVATE_FILE_MODE)
+    try:
+        path = Path(url.database).expanduser().resolve()
+        ensure_private_dir(path.parent)
+        # Create it ourselves with 0600 so it is never readable by others, even briefly.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        os.close(fd)
+        os.chmod(path, PRIVATE_FILE_MODE)
+    except (OSError, RuntimeError, ValueError) as exc:
+        # RuntimeError: a symlink loop; ValueError: a NUL byte in the path.
+        reason = str(exc) if isinstance(exc, OSError) and not exc.errno else (
+            getattr(exc, "strerror", None) or type(exc).__name__)
+        raise StorageError(f"cannot use the SQLite database file {url.database!r}: "
+                           f"{reason}") from exc
     return path
 
 
