@@ -25,6 +25,9 @@ __all__ = [
     "AuditKeySource",
     "AuditSnapshotView",
     "CheckpointRecord",
+    "DamagedRecord",
+    "StoredCheckpoint",
+    "StoredEvent",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -57,22 +60,46 @@ class CheckpointRecord:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DamagedRecord:
+    """A stored row that is not a well-formed event or checkpoint (see ``audit.rows``).
+
+    ``seq`` is its sequence number if it has a usable one; ``reason`` says what is
+    wrong, naming columns, never quoting their content.
+    """
+
+    seq: int | None
+    reason: str
+
+
+StoredEvent = AuditEventRecord | DamagedRecord
+"""An event row as read back: well-formed, or damaged (reported, never raised)."""
+
+StoredCheckpoint = CheckpointRecord | DamagedRecord
+"""The checkpoint row as read back: well-formed, or damaged."""
+
 AppendBuilder = Callable[
-    [int, str, CheckpointRecord | None], tuple[AuditEventRecord, CheckpointRecord]]
-"""Given the head (seq, hash; 0 and ``GENESIS_HASH`` when empty) and the stored
-checkpoint, return the event to insert and the checkpoint to store. May raise to
-refuse the append; the transaction then rolls back."""
+    [int, str, StoredCheckpoint | None], tuple[AuditEventRecord, CheckpointRecord]]
+"""Given the head (seq, hash; 0 and ``GENESIS_HASH`` when empty; a damaged head hash
+is passed as read, or ``""``) and the stored checkpoint, return the event to insert and
+the checkpoint to store. May raise to refuse the append; the transaction then rolls
+back."""
 
 
 class AuditSnapshotView(Protocol):
     """Reads inside one consistent snapshot."""
 
-    async def checkpoint(self) -> CheckpointRecord | None:
+    async def checkpoint(self) -> StoredCheckpoint | None:
         """The checkpoint as of the snapshot."""
         ...
 
-    async def page(self, after_seq: int, limit: int) -> list[AuditEventRecord]:
-        """Up to ``limit`` events with ``seq > after_seq``, in seq order."""
+    async def page(self, after_seq: int, limit: int) -> list[StoredEvent]:
+        """Up to ``limit`` rows with an integer ``seq > after_seq``, in seq order; each
+        well-formed or damaged. Never raises for a row's content."""
+        ...
+
+    async def unnumbered(self, limit: int) -> list[DamagedRecord]:
+        """Up to ``limit`` rows that have no integer sequence number."""
         ...
 
 
@@ -93,12 +120,16 @@ class AuditEventStore(Protocol):
         """A consistent read view of events and checkpoint (for verification)."""
         ...
 
-    async def checkpoint(self) -> CheckpointRecord | None:
+    async def checkpoint(self) -> StoredCheckpoint | None:
         """The stored checkpoint, or ``None`` before the first append."""
         ...
 
-    async def recent(self, limit: int) -> list[AuditEventRecord]:
-        """The last ``limit`` events, oldest first."""
+    async def has_events(self) -> bool:
+        """Whether any event row exists, damaged or not."""
+        ...
+
+    async def recent(self, limit: int) -> list[StoredEvent]:
+        """The last ``limit`` numbered rows, oldest first, well-formed or damaged."""
         ...
 
 

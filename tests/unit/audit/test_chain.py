@@ -156,12 +156,18 @@ async def test_detects_tampered_checkpoint_file(log: AuditLog, brokerlink_home: 
     assert (await log.verify()).problem is Problem.BAD_CHECKPOINT
 
 
-async def test_missing_checkpoint_file_is_only_a_warning(log: AuditLog,
-                                                         brokerlink_home: Path) -> None:
+async def test_missing_checkpoint_file_fails_unless_allowed(log: AuditLog,
+                                                             brokerlink_home: Path) -> None:
+    # Issue 19 item 6: by default a missing file fails (a cut tail plus a rewound row
+    # could not be ruled out); a machine that never wrote to a shared database opts out.
     (brokerlink_home / "audit.checkpoint").unlink()
     report = await log.verify()
-    assert report.ok
-    assert report.warnings
+    assert not report.ok
+    assert report.problem is Problem.MISSING_CHECKPOINT
+    assert "cannot be ruled out" in (report.reason or "")
+    allowed = await log.verify(require_checkpoint_file=False)
+    assert allowed.ok
+    assert allowed.warnings
 
 
 async def test_append_refused_after_tampering(log: AuditLog, database: Database) -> None:
