@@ -22,8 +22,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from brokerlink.audit.anchor import Anchor, AnchorError, read_anchor_file
 from brokerlink.audit.log import AuditLog
-from brokerlink.audit.store import AuditEventRecord
+from brokerlink.audit.store import AuditEventRecord, DamagedRecord
 from brokerlink.audit.verify import VerifyReport
 from brokerlink.auth.keys import (
     MASTER_KEY_ENV,
@@ -69,12 +70,15 @@ __all__ = [
     "PASSPHRASE_ENV",
     "PREVIOUS_MASTER_KEY_ENV",
     "PROVIDER_ENV",
+    "Anchor",
+    "AnchorError",
     "AuditEventRecord",
     "AuditLog",
     "BrokerManager",
     "Components",
     "ConnectionRecord",
     "ConnectionService",
+    "DamagedRecord",
     "Database",
     "OAuthClientCredentials",
     "PassphrasePrompt",
@@ -90,6 +94,7 @@ __all__ = [
     "open_manager",
     "open_storage",
     "pending_state_store",
+    "read_anchor_file",
     "token_store",
     "vault_session",
 ]
