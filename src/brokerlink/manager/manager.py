@@ -64,7 +64,7 @@ from brokerlink.manager.aggregate import (
 from brokerlink.manager.commissions import CommissionSchedule
 from brokerlink.manager.connections import ConnectionService, OpenedConnection
 from brokerlink.manager.fx import NO_RATES, FxRates
-from brokerlink.manager.journal import OrderJournal, ReconcileReport
+from brokerlink.manager.journal import OrderJournal, ReconcileReport, check_idempotency_key
 from brokerlink.manager.journal_feed import JournalFeed, is_order_event
 from brokerlink.manager.latency import LatencyTracker
 from brokerlink.manager.market_hours import (
@@ -579,6 +579,7 @@ class BrokerManager:
         ``OrderJournal.submit`` raises: the broker's refusal, ``DuplicateOrderError``, or
         ``RequestTimeoutError`` when the outcome is unknown (reconcile; never resend).
         """
+        check_idempotency_key(idempotency_key)   # before it is looked up or stored
         plan: ExecutionPlan | None = None
         if connection_id is None and idempotency_key is not None:
             connection_id = await self._key_owner(idempotency_key)

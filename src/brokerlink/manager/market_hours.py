@@ -38,7 +38,7 @@ from brokerlink.core.errors import (
 from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import OrderRequest, OrderResult
 from brokerlink.core.values import utc_now
-from brokerlink.manager.journal import OrderJournal
+from brokerlink.manager.journal import OrderJournal, check_idempotency_key
 from brokerlink.sim.calendar import ExchangeCalendar, MarketCalendar, MarketSession
 from brokerlink.storage.engine import Database
 from brokerlink.storage.order_queue import OrderQueueRepository, QueuedOrderRecord, QueueStatus
@@ -313,9 +313,11 @@ class ClosedMarketGate:
         """Send ``order`` now if the regular session is open, else apply ``policy``.
 
         Returns the broker's ``OrderResult`` (sent now) or a ``QueuedOrder``. Raises
-        ``MarketClosedError`` (with ``next_open``) under ``REJECT``, and what
+        ``MarketClosedError`` (with ``next_open``) under ``REJECT``, ``InvalidOrderError``
+        for an idempotency key outside the rule (before anything is queued), and what
         ``OrderJournal.submit`` raises.
         """
+        check_idempotency_key(idempotency_key)
         if self.hours.is_open() or self.hours.calendar.always_open:
             return await self._submit(connection_id, account_id, broker, order,
                                       idempotency_key)

@@ -160,3 +160,18 @@ async def test_extended_policy_sends_limit_orders_after_hours(rig: Rig) -> None:
         await rig.gate.place(connection_id=CONN, account_id=rig.broker.account_id,
                              broker=rig.broker, order=buy(),
                              policy=ClosedMarketPolicy.EXTENDED)
+
+
+@pytest.mark.parametrize("policy", list(ClosedMarketPolicy))
+async def test_idempotency_key_outside_the_rule_is_refused_before_queueing(
+        rig: Rig, policy: ClosedMarketPolicy) -> None:
+    """Issue 19 item 8 on the market-closed path: a key of 100,000 characters is refused
+    before the order is queued, sent or journaled, whatever the policy."""
+    with pytest.raises(InvalidOrderError, match="1 to 255 printable ASCII") as refused:
+        await rig.gate.place(connection_id=CONN, account_id=rig.broker.account_id,
+                             broker=rig.broker, order=buy(), policy=policy,
+                             idempotency_key="k" * 100_000)
+    assert refused.value.field == "idempotency_key"
+    assert await rig.queue.list() == []
+    assert await rig.journal.intents() == []
+    assert await rig.broker.get_orders() == []
