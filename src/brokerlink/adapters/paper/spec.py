@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
@@ -122,6 +122,9 @@ SPEC = BrokerSpec(
     create=_create,
     aliases=("sim", "simulated"),
     stores_state=True,
+    # In-process: an order is in the engine's state or it is not; nothing is in flight
+    # that could be placed late, so one lookup after a crash is conclusive.
+    late_order_window=timedelta(0),
     connection_url=_connection_url,
 )
 
