@@ -187,6 +187,15 @@ def error_line(exc: BaseException) -> tuple[str, int]:
             " (a bug: rerun with -vv for the traceback and report it)", 1)
 
 
+def refuse(text: str, *, code: int = 1) -> typer.Exit:
+    """Print ``text`` (a command's own refusal, e.g. ``"not placed: ..."``) as one red,
+    redacted line on stderr, and return the ``typer.Exit`` to raise."""
+    from brokerlink.adapters._shared.redaction import redact_text
+
+    typer.secho(one_line(redact_text(text)), fg="red", err=True)
+    return typer.Exit(code)
+
+
 def report_error(exc: BaseException, *, verbosity: int) -> int:
     """Print ``exc`` as one line on stderr (with -vv, its redacted traceback first) and
     return the exit status."""

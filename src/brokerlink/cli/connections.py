@@ -17,9 +17,9 @@ import os
 import webbrowser
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import httpx
 import typer
@@ -30,8 +30,10 @@ from brokerlink.adapters import registry
 from brokerlink.adapters._shared.spec import BrokerSpec, CredentialKind, CredentialSpec
 from brokerlink.adapters._shared.urls import is_loopback
 from brokerlink.auth.oauth_config import OAuthClientCredentials
+from brokerlink.cli.app import refuse
 from brokerlink.cli.render import connections_table, wide_console
 from brokerlink.core.errors import BrokerError, NotSupportedError
+from brokerlink.core.numbers import NumberPolicyError, parse_decimal_text, places
 from brokerlink.core.values import utc_now
 from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
 from brokerlink.manager.connections import ConnectionService
@@ -40,6 +42,10 @@ from brokerlink.storage.records import ConnectionRecord
 REAUTH_WARNING = timedelta(days=2)
 KEY_KINDS = (CredentialKind.API_KEY, CredentialKind.ACCESS_TOKEN)
 """Credential kinds read as a key (and maybe a secret) from the environment or a prompt."""
+CASH_PLACES = 2
+"""Opening cash is money: whole cents."""
+MAX_SETTING_CHARS = 100
+"""A ``--set`` key or value: at most this many printable characters (settings are stored)."""
 
 
 class AuthMethod(StrEnum):
@@ -84,7 +90,7 @@ def connect(
     stores its settings instead; its orders, positions and cash persist in the database.
     """
     spec = _broker(broker)
-    given = _settings(cash, market, seed, setting or [])
+    given = _decimal_settings(spec, _settings(cash, market, seed, setting or []))
     try:
         if spec.credential(CredentialKind.NONE) is not None and auth is None:
             record = asyncio.run(_connect_with_settings(spec, given, label))
@@ -97,8 +103,7 @@ def connect(
             record = asyncio.run(_connect(spec, method, base_url, client_id, label,
                                           browser))
     except BrokerError as exc:
-        typer.secho(f"not connected: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise refuse(f"not connected: {exc}") from exc
     Console().print(f"connected [bold]{record.id}[/bold]: {record.label} "
                     f"(accounts {', '.join(record.account_ids)})")
 
@@ -110,7 +115,12 @@ def _settings(cash: str | None, market: str | None, seed: int | None,
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"--set takes KEY=VALUE, got {pair!r}")
+            raise typer.BadParameter(f"--set takes KEY=VALUE, got {pair[:40]!r}")
+        for part in (key.strip(), value):
+            if len(part) > MAX_SETTING_CHARS or not part.isprintable():
+                raise typer.BadParameter(
+                    f"--set {key.strip()[:40]!r}: keys and values are at most "
+                    f"{MAX_SETTING_CHARS} printable characters")
         given[key.strip()] = value
     if cash is not None:
         given["cash"] = _cash(cash)
@@ -122,13 +132,36 @@ def _settings(cash: str | None, market: str | None, seed: int | None,
 
 
 def _cash(text: str) -> Decimal:
+    """``--cash`` under the core Decimal policy (ASCII digits, finite, bounded), and not
+    negative. Raises ``typer.BadParameter`` naming the option and the rule."""
     try:
-        cash = Decimal(text)
-    except InvalidOperation as exc:
-        raise typer.BadParameter(f"--cash must be a decimal amount, got {text!r}") from exc
-    if not cash.is_finite() or cash < 0:
-        raise typer.BadParameter(f"--cash must be zero or more, got {text!r}")
+        cash = parse_decimal_text(text)
+    except NumberPolicyError as exc:
+        raise typer.BadParameter(f"--cash: {exc}") from exc
+    if cash < 0:
+        raise typer.BadParameter(f"--cash must be zero or more, got {text[:40]!r}")
+    if places(cash) > CASH_PLACES:
+        raise typer.BadParameter(f"--cash must be in whole cents, got {text[:40]!r}")
     return cash
+
+
+def _decimal_settings(spec: BrokerSpec, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with every text value of a Decimal setting read under the core Decimal
+    policy, so ``--set cash=١٢`` or ``--set cash=1e400`` is refused rather than left to
+    pydantic's lenient ``Decimal(text)``. Raises ``typer.BadParameter`` naming the key."""
+    fields = spec.settings_model.model_fields
+    checked = dict(given)
+    for key, value in given.items():
+        field = fields.get(key)
+        if field is None or not isinstance(value, str):
+            continue
+        annotation = field.annotation
+        if annotation is Decimal or Decimal in get_args(annotation):
+            try:
+                checked[key] = parse_decimal_text(value)
+            except NumberPolicyError as exc:
+                raise typer.BadParameter(f"--set {key}: {exc}") from exc
+    return checked
 
 
 async def _connect_with_settings(spec: BrokerSpec, given: dict[str, Any],
@@ -189,8 +222,7 @@ def disconnect(
     try:
         record = asyncio.run(_remove(connection_id))
     except BrokerError as exc:
-        typer.secho(f"not removed: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise refuse(f"not removed: {exc}") from exc
     Console().print(f"removed {record.id} ({record.label}); its secrets are deleted. "
                     f"{record.broker} offers no token revocation: revoke the app at the "
                     "broker too if you no longer trust this machine.")

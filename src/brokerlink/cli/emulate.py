@@ -15,6 +15,7 @@ import signal
 
 import typer
 
+from brokerlink.cli.app import refuse
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators import registry as emulators
 
@@ -77,5 +78,4 @@ def emulate(
     try:
         asyncio.run(_serve(names, port, strict, seed))
     except OSError as exc:
-        typer.echo(f"cannot start: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
+        raise refuse(f"cannot start: {exc}") from exc

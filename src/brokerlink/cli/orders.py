@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from brokerlink.bootstrap import open_manager
+from brokerlink.cli.app import refuse
 from brokerlink.cli.portfolio import actor, decimal_text, errors_json
 from brokerlink.cli.render import (
     execution_plan_table,
@@ -94,8 +95,7 @@ def orders(
     try:
         result = asyncio.run(read_orders(status=status, read_timeout=timeout))
     except BrokerError as exc:
-        typer.secho(f"orders unavailable: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise refuse(f"orders unavailable: {exc}") from exc
     if json_output:
         typer.echo(json.dumps({
             "as_of": result.as_of.isoformat(), "complete": result.complete,
@@ -193,11 +193,9 @@ def place(
                                    "best_execution": exc.plan.as_dict()}, indent=2))
         else:
             wide_console().print(execution_plan_table(exc.plan))
-        typer.secho(f"not placed: {exc.message}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise refuse(f"not placed: {exc.message}") from exc
     except BrokerError as exc:
-        typer.secho(f"not placed: {type(exc).__name__}: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise refuse(f"not placed: {type(exc).__name__}: {exc}") from exc
     if json_output:
         typer.echo(json.dumps(placement_json(placement), indent=2))
         return
@@ -221,8 +219,7 @@ def cancel(
     try:
         accepted = asyncio.run(_cancel(connection_id, order_id))
     except BrokerError as exc:
-        typer.secho(f"not canceled: {type(exc).__name__}: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise refuse(f"not canceled: {type(exc).__name__}: {exc}") from exc
     if not accepted:
         typer.secho(f"{connection_id} did not accept the cancel of {order_id}", fg="red",
                     err=True)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from brokerlink.bootstrap import open_manager
+from brokerlink.cli.app import refuse
 from brokerlink.cli.render import (
     account_values_table,
     balances_table,
@@ -127,8 +128,7 @@ def portfolio(
     try:
         snapshot = asyncio.run(read_portfolio(read_timeout=timeout, base_currency=currency))
     except BrokerError as exc:
-        typer.secho(f"portfolio unavailable: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise refuse(f"portfolio unavailable: {exc}") from exc
     if json_output:
         typer.echo(json.dumps(portfolio_json(snapshot), indent=2))
         return

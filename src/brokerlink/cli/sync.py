@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from brokerlink.bootstrap import ConnectionRecord, open_manager
+from brokerlink.cli.app import refuse
 from brokerlink.cli.render import balances_table, money, number, positions_table, wide_console
 from brokerlink.core.errors import BrokerError
 from brokerlink.core.models import AccountBalances, Order, Position
@@ -50,8 +51,7 @@ def sync(
     except KeyboardInterrupt:
         console.print("stopped")
     except BrokerError as exc:
-        typer.secho(f"sync failed: {exc}", fg="red", err=True)
-        raise typer.Exit(1) from exc
+        raise refuse(f"sync failed: {exc}") from exc
 
 
 def _actor() -> str:

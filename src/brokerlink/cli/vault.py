@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 
+from brokerlink.cli.app import refuse
 from brokerlink.core.errors import BrokerError
 
 if TYPE_CHECKING:
@@ -53,9 +54,8 @@ def _prompt_passphrase() -> SecretStr:
 
 
 def fail(error: BrokerError) -> typer.Exit:
-    """Print ``error`` for a person and return the exit to raise (code 1)."""
-    Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(str(error))}")
-    return typer.Exit(code=1)
+    """Print ``error`` for a person, in one line, and return the exit to raise (code 1)."""
+    return refuse(f"error: {error}")
 
 
 @app.callback()
