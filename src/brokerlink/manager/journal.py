@@ -626,7 +626,10 @@ class OrderJournal:
 
     async def reconcile(self, brokers: Mapping[str, BrokerInterface], *,
                         only: tuple[str, str] | None = None) -> ReconcileReport:
-        """Resolve every intent still ``PENDING_NEW`` or ``UNKNOWN`` against its broker.
+        """Resolve every intent still ``PENDING_NEW`` or ``UNKNOWN`` against its broker, by
+        the module docstring's rule: a lookup; where the broker refuses duplicate client
+        order ids and the window is still open, a resend under the same client order id;
+        "not sent" only once the broker's late-order window has passed.
 
         ``brokers`` is keyed by ``"connection_id:account_id"`` or, for a connection
         with one account, by ``connection_id``. Each resolved pair is marked
