@@ -65,7 +65,7 @@ async def _serve(names: list[str], port: int, strict: bool, seed: int) -> None:
 
 @app.callback(invoke_without_command=True)
 def emulate(
-    broker: str = typer.Argument(..., help="An emulator name (e.g. alpaca) or 'all'."),
+    broker: str = typer.Argument(..., help="An installed emulator's name or 'all'."),
     port: int = typer.Option(0, "--port", "-p", min=0, max=65535,
                              help="Port to listen on (0 picks a free one; with 'all', "
                                   "consecutive ports from here)."),

@@ -20,9 +20,9 @@ from brokerlink.adapters._shared.state import (
     BrokerStateMissingError,
     StoredBrokerState,
 )
+from brokerlink.storage.broker_state import BrokerStateRepository, StateVersionConflictError
 from brokerlink.storage.connections import ConnectionNotFoundError
 from brokerlink.storage.engine import Database
-from brokerlink.storage.paper import PaperAccountConflictError, PaperAccountRepository
 
 
 class VersionReads:
@@ -39,7 +39,7 @@ class VersionReads:
         weakref.WeakKeyDictionary())
 
     def __init__(self, database: Database) -> None:
-        self._repository = PaperAccountRepository(database)
+        self._repository = BrokerStateRepository(database)
         self._waiting: dict[str, list[asyncio.Future[int | None]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,7 +105,7 @@ class DatabaseStateStore:
     connection's broker in the errors it raises."""
 
     def __init__(self, database: Database, connection_id: str, *, broker: str) -> None:
-        self._repository = PaperAccountRepository(database)
+        self._repository = BrokerStateRepository(database)
         self._versions = VersionReads.of(database)
         self.connection_id = connection_id
         self.broker = broker
@@ -122,7 +122,7 @@ class DatabaseStateStore:
         try:
             return await self._repository.save(self.connection_id, state,
                                                expected_version=expected_version)
-        except PaperAccountConflictError as exc:
+        except StateVersionConflictError as exc:
             if exc.found is None and expected_version > 0:
                 raise self._missing() from exc
             raise BrokerStateConflictError(exc.message, broker=self.broker,

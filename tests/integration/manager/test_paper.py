@@ -20,8 +20,8 @@ from brokerlink.manager.connections import ConnectionService
 from brokerlink.manager.journal import OrderJournal
 from brokerlink.manager.manager import BrokerManager
 from brokerlink.sim.snapshot import decode
+from brokerlink.storage.broker_state import BrokerStateRepository
 from brokerlink.storage.engine import open_database
-from brokerlink.storage.paper import PaperAccountRepository
 from brokerlink.storage.tables import credentials
 from tests.dbfixtures import DbTarget
 from tests.integration.journal.intents import insert_crashed_intent
@@ -110,13 +110,13 @@ async def test_an_order_a_crash_left_unjournaled_is_found_by_the_next_process(
 async def test_add_paper_stores_the_opening_account(service: ConnectionService) -> None:
     record = await service.add_with_settings(
         "paper", PaperSettings(cash=Decimal(2500), market="always_open"))
-    stored = await PaperAccountRepository(service.database).get(record.id)
+    stored = await BrokerStateRepository(service.database).get(record.id)
     assert stored is not None
     assert stored.version == 1
     account = decode(stored.state)["account"]
     assert (account["account_id"], account["cash"]) == (record.account_ids[0], "2500")
     await service.remove(record.id)
-    assert await PaperAccountRepository(service.database).get(record.id) is None
+    assert await BrokerStateRepository(service.database).get(record.id) is None
 
 
 @pytest.fixture

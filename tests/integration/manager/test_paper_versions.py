@@ -14,9 +14,9 @@ from sqlalchemy.exc import DBAPIError
 
 from brokerlink.core.values import utc_now
 from brokerlink.manager.broker_state import DatabaseStateStore, VersionReads
+from brokerlink.storage.broker_state import BrokerStateRepository
 from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.engine import Database, open_database
-from brokerlink.storage.paper import PaperAccountRepository
 from brokerlink.storage.records import ConnectionRecord, ConnectionStatus
 from tests.dbfixtures import DbTarget
 
@@ -51,7 +51,7 @@ def version_queries(database: Database) -> Iterator[list[str]]:
 
 async def test_checks_asked_together_share_one_query(database: Database) -> None:
     ids = await _paper_connections(database, 40)
-    repository = PaperAccountRepository(database)
+    repository = BrokerStateRepository(database)
     for number, connection_id in enumerate(ids[:30]):
         for version in range(number % 3 + 1):
             await repository.save(connection_id, "{}", expected_version=version)
@@ -72,7 +72,7 @@ async def test_a_check_sees_every_save_committed_before_it(database: Database,
     # The saves come from another handle on the same database, like another process.
     other = await open_database(db_target.url, schema=db_target.schema)
     try:
-        writer = PaperAccountRepository(other)
+        writer = BrokerStateRepository(other)
         stores = {connection_id: DatabaseStateStore(database, connection_id, broker="paper")
                   for connection_id in ids}
 
@@ -96,7 +96,7 @@ async def test_a_check_sees_every_save_committed_before_it(database: Database,
 async def test_a_failed_query_fails_its_waiters_and_the_next_one_runs(
         database: Database) -> None:
     ids = await _paper_connections(database, 3)
-    await PaperAccountRepository(database).save(ids[0], "{}", expected_version=0)
+    await BrokerStateRepository(database).save(ids[0], "{}", expected_version=0)
     stores = [DatabaseStateStore(database, connection_id, broker="paper") for connection_id in ids]
     async with database.transaction() as conn:
         await conn.execute(text("ALTER TABLE paper_accounts RENAME TO paper_accounts_away"))
@@ -112,7 +112,7 @@ async def test_a_failed_query_fails_its_waiters_and_the_next_one_runs(
 
 async def test_a_cancelled_check_leaves_the_others_answered(database: Database) -> None:
     ids = await _paper_connections(database, 4)
-    await PaperAccountRepository(database).save(ids[1], "{}", expected_version=0)
+    await BrokerStateRepository(database).save(ids[1], "{}", expected_version=0)
     stores = [DatabaseStateStore(database, connection_id, broker="paper") for connection_id in ids]
     checks = [asyncio.create_task(store.version()) for store in stores]
     await asyncio.sleep(0)

@@ -1,11 +1,17 @@
-"""PaperAccountRepository: paper connections' simulated accounts (``paper_accounts``).
+"""BrokerStateRepository: the state a broker keeps of its own (``BrokerSpec.stores_state``),
+one row per connection.
 
-One row per paper connection: the account's snapshot (``sim.snapshot`` JSON) and a
+A row holds the state's text (a simulated account's ``sim.snapshot`` JSON, say) and a
 version that every save bumps. Saves are compare-and-swap on that version, so two
-processes trading one paper account can never overwrite each other: the one that saves
-second is told (``PaperAccountConflictError``), reloads and applies its change again.
-Every method is one transaction. Rows are deleted with their connection
+processes using one connection's state can never overwrite each other: the one that
+saves second is told (``StateVersionConflictError``), reloads and applies its change
+again. Every method is one transaction. Rows are deleted with their connection
 (``ConnectionRepository.delete``).
+
+The table is still called ``broker_states``: migration 0003 created it for its first
+user, and the name is stored in every existing database. Renaming it would take a
+migration that rebuilds the table on SQLite for no change in behaviour; the code here
+calls it ``broker_states``.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from brokerlink.core.values import utc_now
 from brokerlink.storage.connections import ConnectionNotFoundError
 from brokerlink.storage.engine import Database, StorageError
 from brokerlink.storage.journal import write_transaction
-from brokerlink.storage.tables import connections, paper_accounts
+from brokerlink.storage.tables import connections
+from brokerlink.storage.tables import paper_accounts as broker_states
 
 
 @dataclass(frozen=True, slots=True)
-class PaperAccountRecord:
-    """A paper account as stored; ``state`` is the snapshot's JSON text."""
+class BrokerStateRecord:
+    """One connection's stored state; ``state`` is its text (a snapshot's JSON)."""
 
     connection_id: str
     version: int
@@ -35,13 +42,13 @@ class PaperAccountRecord:
 
     def __repr__(self) -> str:
         # The state runs to hundreds of kilobytes: keep it out of logs and tracebacks.
-        return (f"PaperAccountRecord(connection_id={self.connection_id!r}, "
+        return (f"BrokerStateRecord(connection_id={self.connection_id!r}, "
                 f"version={self.version}, state=<{len(self.state)} chars>, "
                 f"updated_at={self.updated_at.isoformat()})")
 
 
-class PaperAccountConflictError(StorageError):
-    """Another writer saved this paper account after the version the caller read;
+class StateVersionConflictError(StorageError):
+    """Another writer saved this connection's state after the version the caller read;
     nothing was written. Reload, apply the change again, save again.
 
     ``found`` is the version stored now (``None``: the row is gone, its connection
@@ -59,20 +66,20 @@ VERSIONS_PER_QUERY = 500
 on bound parameters (32,766 and 32,767)."""
 
 
-class PaperAccountRepository:
-    """Load and compare-and-swap save of paper account snapshots."""
+class BrokerStateRepository:
+    """Load and compare-and-swap save of each connection's stored state."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def get(self, connection_id: str) -> PaperAccountRecord | None:
-        """The stored account of ``connection_id``, or ``None`` if none is stored."""
+    async def get(self, connection_id: str) -> BrokerStateRecord | None:
+        """The stored state of ``connection_id``, or ``None`` if none is stored."""
         async with self._db.transaction() as conn:
-            row = (await conn.execute(select(paper_accounts).where(
-                paper_accounts.c.connection_id == connection_id))).mappings().first()
+            row = (await conn.execute(select(broker_states).where(
+                broker_states.c.connection_id == connection_id))).mappings().first()
         if row is None:
             return None
-        return PaperAccountRecord(row["connection_id"], row["version"], row["state"],
+        return BrokerStateRecord(row["connection_id"], row["version"], row["state"],
                                   row["updated_at"])
 
     async def version(self, connection_id: str) -> int | None:
@@ -81,7 +88,7 @@ class PaperAccountRepository:
         return (await self.versions((connection_id,))).get(connection_id)
 
     async def versions(self, connection_ids: Collection[str]) -> dict[str, int]:
-        """The stored versions of several accounts in one transaction, by connection id;
+        """The stored versions of several connections in one transaction, by connection id;
         an id with nothing stored is absent. Ids are queried ``VERSIONS_PER_QUERY`` at a
         time (drivers cap a statement's parameters)."""
         wanted = list(dict.fromkeys(connection_ids))
@@ -92,8 +99,8 @@ class PaperAccountRepository:
             for start in range(0, len(wanted), VERSIONS_PER_QUERY):
                 chunk = wanted[start:start + VERSIONS_PER_QUERY]
                 rows = await conn.execute(
-                    select(paper_accounts.c.connection_id, paper_accounts.c.version)
-                    .where(paper_accounts.c.connection_id.in_(chunk)))
+                    select(broker_states.c.connection_id, broker_states.c.version)
+                    .where(broker_states.c.connection_id.in_(chunk)))
                 found.update((str(row[0]), int(row[1])) for row in rows)
         return found
 
@@ -102,7 +109,7 @@ class PaperAccountRepository:
         return the new version (``expected_version + 1``). ``expected_version=0``
         means nothing is stored yet: the first save inserts.
 
-        Raises ``PaperAccountConflictError`` when another writer saved first (or the
+        Raises ``StateVersionConflictError`` when another writer saved first (or the
         row was deleted), ``ConnectionNotFoundError`` on a first save for a connection
         that is not stored (so no row outlives its connection), ``ValueError`` for a
         negative ``expected_version``. Nothing is written when it raises.
@@ -121,16 +128,16 @@ class PaperAccountRepository:
                         .with_for_update(read=True))
                     if owner is None:
                         raise ConnectionNotFoundError(
-                            f"no stored connection {connection_id!r}: its paper account "
-                            "was not saved", connection_id=connection_id)
-                    await conn.execute(insert(paper_accounts).values(
+                            f"no stored connection {connection_id!r}: its state was not "
+                            "saved", connection_id=connection_id)
+                    await conn.execute(insert(broker_states).values(
                         connection_id=connection_id, version=new_version, state=state,
                         updated_at=now))
                     return new_version
                 result = await conn.execute(
-                    update(paper_accounts)
-                    .where(paper_accounts.c.connection_id == connection_id,
-                           paper_accounts.c.version == expected_version)
+                    update(broker_states)
+                    .where(broker_states.c.connection_id == connection_id,
+                           broker_states.c.version == expected_version)
                     .values(version=new_version, state=state, updated_at=now))
                 if result.rowcount == 1:
                     return new_version
@@ -138,17 +145,17 @@ class PaperAccountRepository:
             # Two first saves raced and the other inserted: a conflict like any other.
             pass
         found = await self.version(connection_id)
-        raise PaperAccountConflictError(
-            f"paper account {connection_id} was saved by another process (stored version "
+        raise StateVersionConflictError(
+            f"the state of {connection_id} was saved by another process (stored version "
             f"{found}, expected {expected_version}); reload it and apply the change again",
             expected=expected_version, found=found, connection_id=connection_id)
 
     async def delete(self, connection_id: str) -> bool:
-        """Remove the stored account; whether there was one."""
+        """Remove the stored state; whether there was one."""
         async with self._db.transaction() as conn:
-            result = await conn.execute(delete(paper_accounts).where(
-                paper_accounts.c.connection_id == connection_id))
+            result = await conn.execute(delete(broker_states).where(
+                broker_states.c.connection_id == connection_id))
         return bool(result.rowcount)
 
 
-__all__ = ["PaperAccountConflictError", "PaperAccountRecord", "PaperAccountRepository"]
+__all__ = ["BrokerStateRecord", "BrokerStateRepository", "StateVersionConflictError"]
