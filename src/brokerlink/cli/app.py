@@ -70,7 +70,8 @@ _LAZY = (
                 "The encrypted secret vault: key provider status and key rotation.",
                 group=True),
     LazyCommand("audit", "brokerlink.cli.audit:app",
-                "The hash-chained audit log: verify it, show recent events.", group=True),
+                "The hash-chained audit log: verify it, anchor its head, show recent "
+                "events.", group=True),
     LazyCommand("emulate", "brokerlink.cli.emulate:app", "Run local broker API emulators.",
                 group=True),
     LazyCommand("connect", "brokerlink.cli.connections:connect",

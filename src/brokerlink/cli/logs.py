@@ -1,6 +1,9 @@
 """Logging for the ``brokerlink`` command: one stderr handler on the root logger, with
 ``RedactingFilter`` attached, so no log line a command prints carries a secret (by
-name, bearer-token pattern or known value), whichever library logged it.
+name, bearer-token pattern, URL query, header or known value), whichever library logged
+it. The same filter also rewrites every record as it is created
+(``install_record_redaction``), so a library that prints through a handler of its own
+(uvicorn configures some) prints redacted text too, at every verbosity.
 
 Libraries do not configure logging (a host application owns that); the CLI is such an
 application, and this is its configuration. An application embedding brokerlink should
@@ -13,7 +16,7 @@ import logging
 import sys
 from typing import TextIO
 
-from brokerlink.adapters._shared.redaction import RedactingFilter
+from brokerlink.adapters._shared.redaction import RedactingFilter, install_record_redaction
 
 _MARK = "_brokerlink_cli_handler"
 
@@ -32,9 +35,9 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 
 
 def configure_logging(level: int = logging.WARNING) -> RedactingFilter:
-    """Install (or replace) the CLI's redacting stderr handler at ``level`` and return
-    its filter (``add_secret`` scrubs more values by value). Idempotent: calling it
-    again swaps the handler."""
+    """Install (or replace) the CLI's redacting stderr handler at ``level``, make every
+    log record redacted as it is created, and return the filter (``add_secret`` scrubs
+    more values by value). Idempotent: calling it again swaps the handler and filter."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, _MARK, False)]:
         root.removeHandler(handler)
@@ -42,6 +45,7 @@ def configure_logging(level: int = logging.WARNING) -> RedactingFilter:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     redacting = RedactingFilter()
     handler.addFilter(redacting)
+    install_record_redaction(redacting)
     setattr(handler, _MARK, True)
     root.addHandler(handler)
     root.setLevel(level)

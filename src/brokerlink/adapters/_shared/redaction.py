@@ -210,12 +210,85 @@ class SecretSet:
         return f"SecretSet({len(self._values)} values)"
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that scrubs secrets from the formatted message and traceback.
+# --- logs: stricter than errors, for text nobody reads to debug a broker's answer -------
 
-    Attach it to handlers (or loggers) that may see broker traffic. Secrets known by
-    value can be given up front or added later with ``add_secret``; name-based and
-    bearer-token patterns are always scrubbed. Never drops a record.
+# OAuth parameters that are secret in a URL or form body but innocent words elsewhere.
+_QUERY_SECRET_NAMES = frozenset({"code", "state", "assertion", "client_assertion",
+                                 "id_token", "nonce"})
+# name=value after "?", "&", the start of the text, whitespace or an opening quote: a
+# URL's query or a form body (httpcore prints a redirect's Location header, uvicorn a
+# request line, a library a form it posts).
+_QUERY_PAIR = re.compile(
+    r"""(?P<lead>(?:^|(?<=[?&\s"'(\[,;])))(?P<name>[A-Za-z0-9_.%\-\[\]]{1,64})=(?P<value>[^&\s#"'<>)\]},;]*)""")
+# ('name', 'value') / (b'name', b'value') header tuples (httpcore) and "name": "value"
+# or 'name': 'value' pairs (a dict's repr, a JSON body, a websocket frame).
+_QUOTED_PAIR = re.compile(
+    r"""(?P<q>b?["'])(?P<name>[A-Za-z0-9_.\-]{1,64})["']
+        (?P<sep>\s*[,:]\s*)
+        (?P<vq>b?["'])(?P<value>[^"'\\]*)(?P<end>["'])""", re.VERBOSE)
+# "Name: value" header lines (websockets, aiohttp and h11 print them so).
+_HEADER_LINE = re.compile(r"(?m)(?P<name>(?<![\w-])[A-Za-z][\w-]{0,63})(?P<sep>:[ \t]+)"
+                          r"(?P<value>[^\r\n]+)")
+_TOKENISH = re.compile(r"[A-Za-z0-9._~+/=-]{16,}")
+
+
+def _secret_pair_name(name: str, value: str) -> bool:
+    """Whether ``name`` = ``value`` holds a credential in a log line. ``code`` and
+    ``state`` are an OAuth code and state only when the value looks like one: a broker's
+    error code or an order's state is short and stays readable."""
+    if value.startswith(REDACTED[:-1]):
+        return False  # already redacted by an earlier pattern
+    normalised = name.strip().lower().replace("-", "_")
+    if normalised in ("code", "state"):
+        return bool(_TOKENISH.fullmatch(value))
+    return normalised in _QUERY_SECRET_NAMES or is_sensitive_name(name)
+
+
+def _redact_query_pair(match: re.Match[str]) -> str:
+    name, value = match["name"], match["value"]
+    lowered = name.lower()
+    # In a query string (after "?" or "&") code and state are always the OAuth ones.
+    in_query = match.start() > 0 and match.string[match.start() - 1] in "?&"
+    if value and not value.startswith(REDACTED[:-1]) and (
+            (in_query and lowered in _QUERY_SECRET_NAMES) or _secret_pair_name(name, value)):
+        return f"{match['lead']}{name}={REDACTED}"
+    return match.group(0)
+
+
+def _redact_quoted_pair(match: re.Match[str]) -> str:
+    if match["value"] and _secret_pair_name(match["name"], match["value"]):
+        return (f"{match['q']}{match['name']}{match['q'][-1]}{match['sep']}{match['vq']}"
+                f"{REDACTED}{match['end']}")
+    return match.group(0)
+
+
+def _redact_header_line(match: re.Match[str]) -> str:
+    name = match["name"]
+    if name.lower() in ("code", "state") or not is_sensitive_name(name):
+        return match.group(0)
+    return f"{name}{match['sep']}{REDACTED}"
+
+
+def redact_log_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``redact_text``, plus what only a log line needs: credential-like values in URL
+    queries and form bodies (OAuth ``code``, ``state``, ``code_verifier``, tokens,
+    keys, passwords), in ``(name, value)`` header tuples, quoted ``name: value`` pairs
+    and ``Name: value`` header lines. Stricter than ``redact_text`` (which keeps error
+    messages readable), since a log line is never the only copy of a broker's answer."""
+    text = redact_text(text, secrets)
+    text = _QUERY_PAIR.sub(_redact_query_pair, text)
+    text = _QUOTED_PAIR.sub(_redact_quoted_pair, text)
+    return _HEADER_LINE.sub(_redact_header_line, text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that scrubs secrets from a record's message, its arguments, its
+    exception and stack text (``redact_log_text``).
+
+    Attach it to *handlers* (a filter on a logger does not see records its children
+    propagate), or install it for every record with ``install_record_redaction``.
+    Secrets known by value can be given up front or added later with ``add_secret``;
+    name-based and pattern-based redaction always applies. Never drops a record.
     """
 
     def __init__(self, secrets: Iterable[str] = (), name: str = "") -> None:
@@ -228,19 +301,59 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite ``record`` in place so no handler sees the unredacted text."""
-        message = record.getMessage()
-        record.msg = redact_text(message, self._secrets)
+        self.redact_record(record)
+        return True
+
+    def redact_record(self, record: logging.LogRecord) -> None:
+        """Merge ``record``'s arguments into its message and redact it, its exception
+        text and its stack text, in place. A message whose arguments do not fit its
+        format is kept as the redacted format plus the redacted arguments' reprs."""
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact_log_text(str(message), self._secrets)
         record.args = None
         if record.exc_info and record.exc_info[0] is not None:
             formatted = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact_text(formatted, self._secrets)
+            record.exc_text = redact_log_text(formatted, self._secrets)
             # The formatter would otherwise re-render the raw exception from exc_info.
             record.exc_info = None
         elif record.exc_text:
-            record.exc_text = redact_text(record.exc_text, self._secrets)
+            record.exc_text = redact_log_text(record.exc_text, self._secrets)
         if record.stack_info:
-            record.stack_info = redact_text(record.stack_info, self._secrets)
-        return True
+            record.stack_info = redact_log_text(record.stack_info, self._secrets)
+
+
+_FACTORY_MARK = "_brokerlink_redacting_factory"
+
+
+def install_record_redaction(redacting: RedactingFilter) -> None:
+    """Redact every log record as it is created, whichever logger made it and whichever
+    handler will print it (a library's own handler, e.g. uvicorn's, included).
+
+    Wraps the logging module's record factory; installing again replaces the previous
+    brokerlink wrapper rather than stacking on it. Records are created only for enabled
+    levels, so disabled debug logging costs nothing.
+    """
+    current = logging.getLogRecordFactory()
+    base = getattr(current, _FACTORY_MARK, current)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        redacting.redact_record(record)
+        return record
+
+    setattr(factory, _FACTORY_MARK, base)
+    logging.setLogRecordFactory(factory)
+
+
+def uninstall_record_redaction() -> None:
+    """Restore the record factory ``install_record_redaction`` wrapped (if it did)."""
+    current = logging.getLogRecordFactory()
+    base = getattr(current, _FACTORY_MARK, None)
+    if base is not None:
+        logging.setLogRecordFactory(base)
 
 
 __all__ = [
@@ -248,13 +361,16 @@ __all__ = [
     "REDACTED",
     "RedactingFilter",
     "SecretSet",
+    "install_record_redaction",
     "is_sensitive_name",
     "redact_body",
     "redact_headers",
+    "redact_log_text",
     "redact_mapping",
     "redact_text",
     "redact_url",
     "redact_value",
     "scrub_values",
     "truncate",
+    "uninstall_record_redaction",
 ]
