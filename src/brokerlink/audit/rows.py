@@ -40,14 +40,35 @@ class UndecodableText:
     size: int
 
 
-def _kind(value: object) -> str:
+def _noun(value: object) -> str:
+    """What a stored value is, in words, without quoting it."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, UndecodableText):
+        return "text that is not UTF-8"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "bytes"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, datetime):
+        return "a time"
+    return f"a {type(value).__name__}"
+
+
+def _kind(value: object, wanted: str = "text") -> str:
+    """``value`` described as not being ``wanted`` ("NULL", "not UTF-8", "bytes, not
+    text", ...)."""
     if value is None:
         return "NULL"
     if isinstance(value, UndecodableText):
         return "not UTF-8"
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "bytes, not text"
-    return f"a {type(value).__name__}, not text"
+    return f"{_noun(value)}, not {wanted}"
 
 
 def _text(values: Mapping[str, object], column: str, problems: list[str], *,
@@ -91,7 +112,8 @@ def _moment(value: object, column: str, problems: list[str]) -> datetime | None:
         except ValueError:
             moment = None
     if moment is None:
-        what = "text that is not a date and time" if isinstance(value, str) else _kind(value)
+        what = ("text that is not a date and time" if isinstance(value, str)
+                else _kind(value, "a time"))
         problems.append(f"its time ({column}) is {what}")
         return None
     try:
@@ -154,8 +176,7 @@ def event_from_values(values: Mapping[str, object]) -> AuditEventRecord | Damage
     if seq is None:
         raw = values.get("seq")
         problems.append("it has no sequence number" if raw is None
-                        else f"its sequence number is {_kind(raw).replace(', not text', '')}"
-                        ", not an integer")
+                        else f"its sequence number is {_kind(raw, 'an integer')}")
     at = _moment(values.get("at"), "at", problems)
     actor = _text(values, "actor", problems)
     action = _text(values, "action", problems)
@@ -185,8 +206,7 @@ def checkpoint_from_values(values: Mapping[str, object]) -> CheckpointRecord | D
     problems: list[str] = []
     seq = _seq(values.get("seq"))
     if seq is None:
-        problems.append(f"its seq is {_kind(values.get('seq')).replace(', not text', '')}"
-                        ", not an integer")
+        problems.append(f"its seq is {_kind(values.get('seq'), 'an integer')}")
     elif seq < 0:
         problems.append("its seq is negative")
     for column in ("hash", "mac"):
