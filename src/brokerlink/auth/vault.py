@@ -62,6 +62,7 @@ rotation midway. Never set it in production."""
 _ROTATION_BATCH = 200
 
 __all__ = [
+    "DamagedColumn",
     "InsecureKeyStoreError",
     "KekMismatchError",
     "KekUnavailableError",
@@ -76,7 +77,39 @@ __all__ = [
 
 
 class SecretTamperedError(VaultError):
-    """A sealed secret failed authentication: modified, truncated or moved to another row."""
+    """A sealed secret failed authentication: modified, truncated or moved to another row,
+    or a column of it holds something other than bytes (text, NULL, a number)."""
+
+
+class DamagedColumn(bytes):
+    """What a store hands over for a sealed column that holds no bytes (text, NULL, a
+    number): empty bytes, so nothing can ever decrypt from it, marked with ``found``
+    (what the column held, e.g. ``"text"``) so that ``Vault.open`` names the damage.
+    Built by ``storage.sealed.column_bytes``; the damaged value itself is not kept."""
+
+    found: str
+
+    def __new__(cls, found: str) -> DamagedColumn:
+        made = super().__new__(cls, b"")
+        made.found = found
+        return made
+
+    def __repr__(self) -> str:
+        return f"DamagedColumn({self.found!r})"
+
+
+def _check_columns(sealed: SealedSecret, where: str) -> None:
+    """Raise ``SecretTamperedError`` naming the column if one of ``sealed``'s byte
+    columns is damaged (not bytes) or its key reference has the wrong type."""
+    for name, value in (("ciphertext", sealed.ciphertext), ("nonce", sealed.nonce),
+                        ("wrapped key", sealed.wrapped_key)):
+        if isinstance(value, DamagedColumn) or not isinstance(value, bytes):
+            found = value.found if isinstance(value, DamagedColumn) else type(value).__name__
+            raise SecretTamperedError(
+                f"{where}: its {name} holds {found} instead of bytes; the row was altered")
+    if not isinstance(sealed.kek_id, str) or not sealed.kek_id:
+        raise SecretTamperedError(f"{where}: its key id is missing or not text; the row was "
+                                  "altered")
 
 
 class UnknownKekError(VaultError):
@@ -242,8 +275,9 @@ class Vault:
     def open(self, sealed: SealedSecret, connection_id: str, field_name: str) -> SecretStr:
         """Decrypt ``sealed``, which must have been sealed for (connection id, field).
 
-        Raises ``SecretTamperedError`` if any byte of ciphertext, nonce or wrapped key
-        changed, it was truncated, or it belongs to another row or field;
+        Raises ``SecretTamperedError`` (naming the connection and field) if any byte of
+        ciphertext, nonce or wrapped key changed, it was truncated, a column holds no bytes
+        (text, NULL: a ``DamagedColumn``), or it belongs to another row or field;
         ``UnknownKekError`` if its KEK is not registered; ``KekUnavailableError`` or
         ``KekMismatchError`` if the KEK's key cannot be had.
         """
@@ -278,7 +312,9 @@ class Vault:
             nonce, data_key, _wrap_ad(kek.kek_id, connection_id, field_name))
 
     def _unwrap(self, sealed: SealedSecret, connection_id: str, field_name: str) -> bytes:
+        # Every open and rewrap starts here: damaged columns are refused before any use.
         where = f"secret {connection_id}/{field_name}"
+        _check_columns(sealed, where)
         material = self._material(sealed.kek_id)
         blob = sealed.wrapped_key
         if len(blob) != _WRAPPED_KEY_BYTES:

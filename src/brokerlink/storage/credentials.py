@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from brokerlink.storage.engine import Database
-from brokerlink.storage.records import CredentialRecord, SealedSecret
+from brokerlink.storage.records import CredentialRecord
+from brokerlink.storage.sealed import sealed_from_columns
 from brokerlink.storage.tables import credentials
 from brokerlink.storage.vault_keys import ensure_active_keks
 
@@ -120,13 +121,8 @@ def _from_row(row: RowMapping) -> CredentialRecord:
     return CredentialRecord(
         connection_id=row["connection_id"],
         field=row["field"],
-        sealed=SealedSecret(
-            ciphertext=bytes(row["ciphertext"]),
-            nonce=bytes(row["nonce"]),
-            wrapped_key=bytes(row["wrapped_key"]),
-            kek_id=row["kek_id"],
-            kek_version=row["kek_version"],
-        ),
+        sealed=sealed_from_columns(row["ciphertext"], row["nonce"], row["wrapped_key"],
+                                   row["kek_id"], row["kek_version"]),
         created_at=row["created_at"],
         rotated_at=row["rotated_at"],
     )

@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from brokerlink.auth.vault_store import hash_state
 from brokerlink.storage.engine import Database, StorageError
-from brokerlink.storage.records import PendingStateRecord, SealedSecret
+from brokerlink.storage.records import PendingStateRecord
+from brokerlink.storage.sealed import sealed_from_columns
 from brokerlink.storage.tables import oauth_pending_states as pending
 from brokerlink.storage.vault_keys import ensure_active_keks
 
@@ -98,13 +99,9 @@ def _from_row(row: RowMapping) -> PendingStateRecord:
         broker=row["broker"],
         connection_id=row["connection_id"],
         redirect_uri=row["redirect_uri"],
-        code_verifier=SealedSecret(
-            ciphertext=bytes(row["verifier_ciphertext"]),
-            nonce=bytes(row["verifier_nonce"]),
-            wrapped_key=bytes(row["verifier_wrapped_key"]),
-            kek_id=row["kek_id"],
-            kek_version=row["kek_version"],
-        ),
+        code_verifier=sealed_from_columns(
+            row["verifier_ciphertext"], row["verifier_nonce"], row["verifier_wrapped_key"],
+            row["kek_id"], row["kek_version"]),
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         consumed=bool(row["consumed"]),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Table, and_, func, select, update
 
+from brokerlink.auth.vault import DamagedColumn
 from brokerlink.auth.vault_store import (
     PENDING_STATE_AD_PREFIX,
     PENDING_STATE_FIELD,
@@ -31,8 +32,31 @@ __all__ = [
     "Rewrap",
     "SealedLocation",
     "SealedRowStore",
+    "column_bytes",
+    "sealed_from_columns",
     "sealed_stores",
 ]
+
+
+def column_bytes(value: object) -> bytes:
+    """A sealed column's value as ``bytes``; anything else a tampered row may hold (text,
+    NULL, a number) becomes a ``DamagedColumn`` that ``Vault.open`` refuses with a typed
+    error naming the row, where ``bytes(value)`` would raise an untyped ``TypeError``
+    (or, for a number, make zero bytes)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return DamagedColumn("NULL" if value is None else "text" if isinstance(value, str)
+                         else type(value).__name__)
+
+
+def sealed_from_columns(ciphertext: object, nonce: object, wrapped_key: object,
+                        kek_id: object, kek_version: object) -> SealedSecret:
+    """A ``SealedSecret`` from the columns of a row, as they came from the database,
+    damaged ones marked (see ``column_bytes``); never raises."""
+    return SealedSecret(ciphertext=column_bytes(ciphertext), nonce=column_bytes(nonce),
+                        wrapped_key=column_bytes(wrapped_key),
+                        kek_id=kek_id if isinstance(kek_id, str) else "",
+                        kek_version=kek_version if isinstance(kek_version, int) else -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +138,8 @@ class SealedRowStore:
             row = (await conn.execute(query)).first()
             if row is None or row.kek_id not in from_kek_ids:
                 return False
-            current = SealedSecret(ciphertext=bytes(row[0]), nonce=bytes(row[1]),
-                                   wrapped_key=bytes(row[2]), kek_id=row.kek_id,
-                                   kek_version=row.kek_version)
+            current = sealed_from_columns(row[0], row[1], row[2], row.kek_id,
+                                          row.kek_version)
             moved = rewrap(current, location.connection_id, location.field)
             values: dict[str, object] = {
                 spec.wrapped_key: moved.wrapped_key,

@@ -33,6 +33,7 @@ from brokerlink.core.values import utc_now
 from brokerlink.storage.connections import ConnectionNotFoundError
 from brokerlink.storage.engine import Database
 from brokerlink.storage.records import ConnectionStatus, SealedSecret
+from brokerlink.storage.sealed import sealed_from_columns
 from brokerlink.storage.tables import connections, credentials
 from brokerlink.storage.vault_keys import StaleKekError, ensure_active_keks
 
@@ -105,10 +106,9 @@ class SqlTokenStore:
         sealed_rows = (await conn.execute(
             select(credentials).where(and_(credentials.c.connection_id == connection_id,
                                            credentials.c.field.in_(_FIELDS))))).mappings().all()
-        sealed = {r["field"]: SealedSecret(
-            ciphertext=bytes(r["ciphertext"]), nonce=bytes(r["nonce"]),
-            wrapped_key=bytes(r["wrapped_key"]), kek_id=r["kek_id"],
-            kek_version=r["kek_version"]) for r in sealed_rows}
+        sealed = {r["field"]: sealed_from_columns(
+            r["ciphertext"], r["nonce"], r["wrapped_key"], r["kek_id"], r["kek_version"])
+            for r in sealed_rows}
         tokens = await self._open_tokens(connection_id, sealed)
         return StoredTokens(
             tokens=tokens,
