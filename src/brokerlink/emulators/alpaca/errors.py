@@ -28,7 +28,7 @@ from brokerlink.emulators.alpaca.spec import (
 )
 
 __all__ = ["INTERNAL_ERROR_BODY", "RATE_LIMIT_BODY", "UNAUTHORIZED_BODY", "AlpacaError",
-           "from_engine", "insufficient_qty", "not_found", "unprocessable"]
+           "from_engine", "insufficient_qty", "invalid_field", "not_found", "unprocessable"]
 
 FORBIDDEN = 40310000
 UNPROCESSABLE = 42210000
@@ -52,6 +52,13 @@ def not_found(message: str = "order not found") -> AlpacaError:
 
 def unprocessable(message: str) -> AlpacaError:
     return AlpacaError(422, UNPROCESSABLE, message)
+
+
+def invalid_field(message: str) -> AlpacaError:
+    """A request value Alpaca cannot parse or take: 422 with code 40010001, the code
+    its OpenAPI spec shows for a request parameter that is missing or invalid
+    (``{"code":40010001,"message":"failed to parse after"}``)."""
+    return AlpacaError(422, BAD_REQUEST, message)
 
 
 def insufficient_qty(requested: Decimal, available: Decimal) -> AlpacaError:

@@ -1,7 +1,12 @@
 """``/v2/orders`` of the Alpaca emulator: place, list, get, replace, cancel.
 
 Request bodies are parsed as Alpaca documents them (``REFERENCE.md`` section 3) and
-turned into a core ``OrderRequest`` for the engine. Alpaca has only ``buy``/``sell``;
+turned into a core ``OrderRequest`` for the engine. Every number in a place or replace
+request follows the core Decimal policy (``emulators._shared.numbers``): finite, bounded,
+ASCII digits; quantities and notionals to at most 9 decimal places (the OpenAPI
+``Order.qty``/``notional``: "Can take up to 9 decimal points"), options and replaced
+quantities whole; prices on the US tick. A value outside it is answered 422 with code
+40010001, Alpaca's code for an invalid request parameter. Alpaca has only ``buy``/``sell``;
 the emulator works out what the engine needs from the position held, as Alpaca does:
 selling what you do not hold opens a short (margin accounts), buying while short covers,
 and options use ``position_intent`` (or infer it the same way).
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,11 +28,20 @@ from brokerlink.core.errors import BrokerError, InvalidOrderError, SymbolNotFoun
 from brokerlink.core.models import Order, OrderModify, OrderRequest
 from brokerlink.core.values import to_utc
 from brokerlink.emulators._shared.jsonio import BodyError, read_json
+from brokerlink.emulators._shared.numbers import (
+    NumberFieldError,
+    amount_field_problem,
+    percent_field_problem,
+    price_field_problem,
+    quantity_field_problem,
+    read_number,
+)
 from brokerlink.emulators.alpaca.context import AlpacaContext
 from brokerlink.emulators.alpaca.errors import (
     AlpacaError,
     from_engine,
     insufficient_qty,
+    invalid_field,
     not_found,
     unprocessable,
 )
@@ -43,17 +57,60 @@ _INTENTS = {"buy_to_open": OrderSide.BUY_TO_OPEN, "buy_to_close": OrderSide.BUY_
             "sell_to_open": OrderSide.SELL_TO_OPEN, "sell_to_close": OrderSide.SELL_TO_CLOSE}
 
 
-def _decimal(body: dict[str, Any], name: str) -> Decimal | None:
-    value = body.get(name)
-    if value is None or value == "":
-        return None
+QUANTITY_PLACES = 9
+"""Decimal places of ``qty`` and ``notional`` (OpenAPI ``Order``: "Can take up to 9
+decimal points"). Alpaca is often said to need at least $1 for a fractional order, but
+neither the spec files (``trading-api.json``, ``REFERENCE.md``) nor Alpaca's support page
+on fractional orders documents such a minimum, so the emulator does not enforce one:
+only the 9-place rule."""
+_SHARE_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+_PRICES = (("limit_price", "limit_price"), ("stop_price", "stop_price"),
+           ("trail_price", "trail_amount"))
+"""Price fields: Alpaca's wire name, the core ``OrderRequest`` field."""
+
+
+def _number(body: dict[str, Any], name: str) -> Decimal | None:
+    """Field ``name`` of a request body under the core policy, or ``None`` if absent.
+    Raises ``AlpacaError`` (422, 40010001) for anything else."""
     try:
-        result = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise unprocessable(f"invalid {name}") from exc
-    if not result.is_finite():
-        raise unprocessable(f"invalid {name}")
-    return result
+        return read_number(body.get(name), name)
+    except NumberFieldError as exc:
+        raise invalid_field(f"invalid {exc.field}: {exc.rule}") from None
+
+
+def _check(problem: str | None) -> None:
+    if problem is not None:
+        raise invalid_field(problem)
+
+
+def _quantity(body: dict[str, Any], *, option: bool) -> Decimal | None:
+    quantity = _number(body, "qty")
+    if quantity is not None:
+        _check(quantity_field_problem(quantity, "qty", whole=option,
+                                      max_places=QUANTITY_PLACES))
+    return quantity
+
+
+def _notional(body: dict[str, Any]) -> Decimal | None:
+    notional = _number(body, "notional")
+    if notional is not None:
+        _check(amount_field_problem(notional, "notional", max_places=QUANTITY_PLACES))
+    return notional
+
+
+def _prices(body: dict[str, Any], *, option: bool) -> dict[str, Decimal | None]:
+    """The price fields of a new order as ``OrderRequest`` keywords, each checked."""
+    prices: dict[str, Decimal | None] = {}
+    for wire, field in _PRICES:
+        value = _number(body, wire)
+        if value is not None:
+            _check(price_field_problem(value, wire, option=option))
+        prices[field] = value
+    percent = _number(body, "trail_percent")
+    if percent is not None:
+        _check(percent_field_problem(percent, "trail_percent"))
+    prices["trail_percent"] = percent
+    return prices
 
 
 def time_param(value: str | None, name: str) -> datetime | None:
@@ -121,19 +178,21 @@ def orders_router(ctx: AlpacaContext) -> APIRouter:
         tif = str(body.get("time_in_force") or "")
         if tif not in {t.value for t in TimeInForce}:
             raise unprocessable("invalid time_in_force")
-        quantity = _decimal(body, "qty")
-        notional = _decimal(body, "notional")
+        is_option = instrument.asset_type is AssetType.OPTION
+        quantity = _quantity(body, option=is_option)
+        notional = _notional(body)
         if (quantity is None) == (notional is None):
             raise unprocessable("qty or notional is required, not both")
+        prices = _prices(body, option=is_option)
         if notional is not None:
-            if order_type != "market" or instrument.asset_type is AssetType.OPTION:
+            if order_type != "market" or is_option:
                 raise unprocessable("notional orders must be market orders for stocks")
             ask = engine.sim_quote(instrument.symbol).ask
-            quantity = (notional / ask).quantize(Decimal("0.000000001"), ROUND_DOWN)
+            quantity = (notional / ask).quantize(_SHARE_STEP, ROUND_DOWN)
+            if quantity <= 0:
+                raise invalid_field(f"notional {notional:f} buys less than {_SHARE_STEP:f} "
+                                    "shares")
         assert quantity is not None  # noqa: S101  (one of the two was given)
-        if quantity <= 0:
-            raise unprocessable("qty must be > 0")
-        is_option = instrument.asset_type is AssetType.OPTION
         if is_option and order_type == "market" and not engine.is_open():
             raise unprocessable("options market orders are only allowed during market hours")
         side = resolve_side(account_id, instrument, str(body.get("side") or ""),
@@ -145,10 +204,7 @@ def orders_router(ctx: AlpacaContext) -> APIRouter:
             return OrderRequest(
                 symbol=instrument.symbol, side=side, quantity=quantity,
                 order_type=OrderType(order_type), time_in_force=TimeInForce(tif),
-                limit_price=_decimal(body, "limit_price"),
-                stop_price=_decimal(body, "stop_price"),
-                trail_amount=_decimal(body, "trail_price"),
-                trail_percent=_decimal(body, "trail_percent"),
+                **prices,
                 extended_hours=bool(body.get("extended_hours") or False),
                 client_order_id=client_order_id)
         except InvalidOrderError as exc:
@@ -235,12 +291,23 @@ def orders_router(ctx: AlpacaContext) -> APIRouter:
             raise not_found() from exc
         if not old.is_open:
             raise unprocessable(f"order is {old.status.value} and cannot be replaced")
-        trail = _decimal(body, "trail")
+        option = old.asset_type is AssetType.OPTION
+        # PatchOrderRequest.qty: "You can only patch full shares for now."
+        quantity = _number(body, "qty")
+        if quantity is not None:
+            _check(quantity_field_problem(quantity, "qty", whole=True, max_places=0))
+        limit_price, stop_price = _number(body, "limit_price"), _number(body, "stop_price")
+        for name, price in (("limit_price", limit_price), ("stop_price", stop_price)):
+            if price is not None:
+                _check(price_field_problem(price, name, option=option))
+        trail = _number(body, "trail")
+        if trail is not None:
+            _check(percent_field_problem(trail, "trail") if old.trail_percent is not None
+                   else price_field_problem(trail, "trail", option=option))
         tif = body.get("time_in_force")
         try:
             changes = OrderModify(
-                quantity=_decimal(body, "qty"), limit_price=_decimal(body, "limit_price"),
-                stop_price=_decimal(body, "stop_price"),
+                quantity=quantity, limit_price=limit_price, stop_price=stop_price,
                 time_in_force=TimeInForce(tif) if tif else None,
                 trail_amount=trail if trail is not None and old.trail_percent is None else None,
                 trail_percent=trail if trail is not None and old.trail_percent is not None

@@ -1,7 +1,9 @@
 """Tradier order routes: list, get, place (equity, option, multileg/combo, preview),
 change (PUT, same id) and cancel (DELETE).
 
-Validation failures answer HTTP 400 with ``{"errors": {"error": [...]}}``; risk and
+Validation failures answer HTTP 400 with ``{"errors": {"error": [...]}}``. Numbers follow
+the core Decimal policy (``emulators._shared.numbers``): finite, bounded, ASCII digits,
+whole quantities (Tradier takes no fractional shares), prices on the US tick. risk and
 account rejections (buying power, position, permission) answer **HTTP 200** with an
 ``errors`` body, as Tradier documents. A refused order leaves no trace in the engine, so
 unlike Tradier (which may later list it as ``rejected``) no rejected order is listed.
@@ -12,14 +14,14 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from brokerlink.core.capabilities import ModifyStyle
-from brokerlink.core.enums import OrderSide, OrderType, TimeInForce
+from brokerlink.core.enums import AssetType, OrderSide, OrderType, TimeInForce
 from brokerlink.core.errors import (
     BrokerError,
     InsufficientFundsError,
@@ -31,6 +33,12 @@ from brokerlink.core.errors import (
 )
 from brokerlink.core.models import Order, OrderModify, OrderRequest
 from brokerlink.core.symbols import parse_occ
+from brokerlink.emulators._shared.numbers import (
+    NumberFieldError,
+    price_field_problem,
+    quantity_field_problem,
+    read_number,
+)
 from brokerlink.emulators.tradier import serialize
 from brokerlink.emulators.tradier.context import TradierContext, TradierHTTPError, params_of
 from brokerlink.emulators.tradier.state import OrderMeta
@@ -55,18 +63,43 @@ class Parsed:
 
 
 def _decimal(params: dict[str, str], name: str, errors: list[str]) -> Decimal | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
+    """Form field ``name`` under the core policy, or ``None`` (absent, or refused with a
+    message added to ``errors``)."""
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        errors.append(f"Invalid parameter, {name}: {raw} is not a number")
+        value = read_number(params.get(name), name)
+    except NumberFieldError as exc:
+        errors.append(f"Invalid parameter, {name}: {exc.rule}")
         return None
-    if not value.is_finite() or value <= 0:
+    if value is not None and value <= 0:
         errors.append(f"Invalid parameter, {name}: must be greater than zero")
         return None
     return value
+
+
+def _quantity(params: dict[str, str], name: str, errors: list[str]) -> Decimal | None:
+    """A whole, bounded quantity, or ``None`` (refusals added to ``errors``)."""
+    quantity = _decimal(params, name, errors)
+    if quantity is None:
+        return None
+    problem = quantity_field_problem(quantity, name, whole=True, max_places=0)
+    if problem is not None:
+        errors.append(f"Invalid parameter, {name}: {problem}")
+        return None
+    return quantity
+
+
+def _price(params: dict[str, str], name: str, errors: list[str], *,
+           option: bool) -> Decimal | None:
+    """A positive price on the tick (options: cents), or ``None`` (refusals added to
+    ``errors``)."""
+    price = _decimal(params, name, errors)
+    if price is None:
+        return None
+    problem = price_field_problem(price, name, option=option)
+    if problem is not None:
+        errors.append(f"Invalid parameter, {name}: {problem}")
+        return None
+    return price
 
 
 def _tif(duration: str) -> tuple[TimeInForce, bool]:
@@ -90,13 +123,14 @@ def _parse_single(params: dict[str, str], order_class: str, account_id: str) -> 
         errors.append(f"type is invalid for class {order_class}")
     if duration and duration not in DURATIONS:
         errors.append(f"Invalid parameter, duration: {duration}")
-    quantity = _decimal(params, "quantity", errors)
-    if quantity is not None and quantity != quantity.to_integral_value():
-        errors.append("Invalid parameter, quantity: must be a whole number")
-    price, stop = _decimal(params, "price", errors), _decimal(params, "stop", errors)
-    if kind in ("limit", "stop_limit") and price is None:
+    quantity = _quantity(params, "quantity", errors)
+    option = order_class == "option"
+    price = _price(params, "price", errors, option=option)
+    stop = _price(params, "stop", errors, option=option)
+    # "Missing" only when absent: a value given and refused was reported above.
+    if kind in ("limit", "stop_limit") and not params.get("price"):
         errors.append(f"Missing required parameter: price (required for {kind} orders)")
-    if kind in ("stop", "stop_limit") and stop is None:
+    if kind in ("stop", "stop_limit") and not params.get("stop"):
         errors.append(f"Missing required parameter: stop (required for {kind} orders)")
     option_symbol = params.get("option_symbol", "").strip().upper() or None
     if order_class == "option" and option_symbol is None:
@@ -256,8 +290,9 @@ class OrderDesk:
             errors.append(f"type is invalid for class {order_class}")
         if duration not in ("day", "gtc"):
             errors.append(f"Invalid parameter, duration: {duration or 'missing'}")
-        price = _decimal(params, "price", errors)
-        if kind in ("debit", "credit") and price is None:
+        # A net debit or credit is an option price: whole cents.
+        price = _price(params, "price", errors, option=True)
+        if kind in ("debit", "credit") and not params.get("price"):
             errors.append(f"Missing required parameter: price (required for {kind} orders)")
         legs: list[Parsed] = []
         for index in range(MAX_LEGS):
@@ -330,7 +365,9 @@ class OrderDesk:
             errors.append("pre and post session orders cannot be changed")
         elif duration and duration not in DURATIONS:
             errors.append(f"Invalid parameter, duration: {duration}")
-        price, stop = _decimal(params, "price", errors), _decimal(params, "stop", errors)
+        option = current.asset_type is AssetType.OPTION
+        price = _price(params, "price", errors, option=option)
+        stop = _price(params, "stop", errors, option=option)
         if price is not None and current.order_type not in (OrderType.LIMIT,
                                                             OrderType.STOP_LIMIT):
             errors.append(f"price is invalid for a {current.order_type.value} order")
