@@ -139,15 +139,16 @@ def anchor_command(
         f"anchored event {anchor.seq} in {escape(str(out))}; keep a copy off this machine")
 
 
-def _cells(row: AuditEventRecord | DamagedRecord) -> tuple[str, ...] | None:
-    """The table cells of a well-formed event, or ``None`` for a damaged row."""
+def _cells(row: AuditEventRecord | DamagedRecord) -> tuple[tuple[str, ...], bool]:
+    """The table cells of a row, and whether it is damaged."""
     from brokerlink.bootstrap import DamagedRecord
 
     if isinstance(row, DamagedRecord):
-        return None
+        # A damaged row is shown, not raised: which one and why, never its content.
+        return (str(row.seq), "", "", "[damaged]", "", "", "", row.reason), True
     detail = row.detail if len(row.detail) <= 120 else row.detail[:117] + "..."
     return (str(row.seq), f"{row.at:%Y-%m-%d %H:%M:%S}", row.actor, row.action,
-            row.connection_id or "", row.broker or "", row.outcome, detail)
+            row.connection_id or "", row.broker or "", row.outcome, detail), False
 
 
 @app.command("show")
@@ -175,12 +176,8 @@ def show_command(
         table.add_column(column, overflow="fold")
     damaged = 0
     for event in events:
-        cells = _cells(event)
-        if cells is None:
-            # A damaged row is shown, not raised: which one and why, never its content.
-            damaged += 1
-            cells = (str(event.seq), "", "", "[damaged]", "", "", "",
-                     getattr(event, "reason", ""))
+        cells, broken = _cells(event)
+        damaged += broken
         # Stored text is data, not markup: "[redacted]" must print as itself.
         table.add_row(*(escape(cell) for cell in cells))
     console.print(table)
