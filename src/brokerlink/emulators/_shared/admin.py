@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -59,15 +59,19 @@ from fastapi.responses import Response
 
 from brokerlink.core.enums import AccountType
 from brokerlink.core.errors import BrokerError
+from brokerlink.core.numbers import MAX_PRICE
 from brokerlink.core.values import to_utc
 from brokerlink.emulators._shared.faults import ADMIN_PREFIX, FaultRule
 from brokerlink.emulators._shared.jsonio import BodyError, json_response, read_json
+from brokerlink.emulators._shared.numbers import NumberFieldError, read_number
 
 if TYPE_CHECKING:
     from brokerlink.emulators._shared.env import EmulatorEnv
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
 MAX_WAIT = 300.0
+MAX_ADVANCE = Decimal(10 * 366 * 86_400)
+"""At most about ten years per clock advance (a larger one would overflow ``timedelta``)."""
 
 
 def _loopback_only(request: Request) -> None:
@@ -84,17 +88,17 @@ class AdminError(Exception):
 
 
 def _decimal(body: dict[str, Any], name: str, default: Decimal | None = None) -> Decimal:
-    value = body.get(name)
-    if value is None:
+    """Field ``name`` under the core Decimal policy (finite, bounded, ASCII digits).
+    Raises ``AdminError`` (400) for anything else, or when it is missing without a
+    ``default``."""
+    try:
+        result = read_number(body.get(name), name)
+    except NumberFieldError as exc:
+        raise AdminError(400, f"{name} must be a decimal number: {exc.rule}") from None
+    if result is None:
         if default is None:
             raise AdminError(400, f"{name} is required")
         return default
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise AdminError(400, f"{name} must be a decimal number") from exc
-    if not result.is_finite():
-        raise AdminError(400, f"{name} must be finite")
     return result
 
 
@@ -153,6 +157,8 @@ def admin_router(env: EmulatorEnv) -> APIRouter:
         seconds = _decimal(body, "seconds")
         if seconds < 0:
             raise AdminError(400, "seconds cannot be negative: time only moves forward")
+        if seconds > MAX_ADVANCE:
+            raise AdminError(400, f"seconds must be at most {MAX_ADVANCE} (about ten years)")
         env.advance(timedelta(seconds=float(seconds)))
         return clock_state()
 
@@ -170,7 +176,10 @@ def admin_router(env: EmulatorEnv) -> APIRouter:
 
     def set_price(body: dict[str, Any]) -> dict[str, Any]:
         symbol = str(body.get("symbol") or "")
-        engine.set_price(symbol, _decimal(body, "price"))
+        price = _decimal(body, "price")
+        if not 0 < price <= MAX_PRICE:
+            raise AdminError(400, f"price must be above 0 and at most {MAX_PRICE}")
+        engine.set_price(symbol, price)
         quote = engine.sim_quote(symbol)
         return {"symbol": quote.symbol, "bid": quote.bid, "ask": quote.ask, "last": quote.last}
 
