@@ -70,7 +70,7 @@ from bench.portfolio_scale import (
     private_home,
     store,
 )
-from brokerlink.manager.connections import ConnectionService
+from brokerlink.bootstrap import connection_service
 from brokerlink.manager.manager import BrokerManager
 
 TARGET_KIB = 100.0
@@ -252,7 +252,7 @@ def prepare_in_child(home: Path, urls: dict[str, str], connections: int
 async def _traced(home: Path, kind: str, count: int) -> float:
     """KiB per connection that opening the ``count`` connections of ``kind`` keeps."""
     async with store(home / kind) as parts:
-        service = ConnectionService(*parts, actor="bench")
+        service = connection_service(*parts, actor="bench")
         async with BrokerManager(service, read_timeout=READ_TIMEOUT) as manager:
             await service.list()  # the database pool's connections are open before
             gc.collect()
@@ -270,7 +270,7 @@ async def _traced(home: Path, kind: str, count: int) -> float:
 async def _profiled(home: Path, kind: str) -> tuple[Contributor, ...]:
     """Where opening ``PROFILE_SAMPLE`` connections of ``kind`` allocates what they keep."""
     async with store(home / kind) as parts:
-        service = ConnectionService(*parts, actor="bench")
+        service = connection_service(*parts, actor="bench")
         async with BrokerManager(service, read_timeout=READ_TIMEOUT) as manager:
             await service.list()
             gc.collect()
@@ -296,7 +296,7 @@ async def measure(connections: int = 150, *, profile: bool | None = None
     with private_home() as home, emulators_process() as urls:
         rss = prepare_in_child(home, urls, connections)
         async with store(home / "warmup") as parts:
-            service = ConnectionService(*parts, actor="bench")
+            service = connection_service(*parts, actor="bench")
             async with BrokerManager(service, read_timeout=READ_TIMEOUT) as manager:
                 await add_connections(manager, urls, WARMUP, first=9_000_000)
                 await _open_all(manager, WARMUP, "warm-up")

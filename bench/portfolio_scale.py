@@ -76,7 +76,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import httpx
 import uvicorn
@@ -85,9 +85,15 @@ from pydantic import SecretStr
 from bench.adapter_overhead import without_rate_limit_headers
 from bench.child import child_process, until_stdin_closes
 from brokerlink.adapters._shared import AuditSink, RequestAuditEvent
-from brokerlink.adapters.paper import PaperBroker
+from brokerlink.adapters.paper import PaperSettings
 from brokerlink.auth.keys import FileKeyProvider
-from brokerlink.bootstrap import load_vault, open_audit_log
+from brokerlink.bootstrap import (
+    AuditLog,
+    Vault,
+    connection_stores,
+    load_vault,
+    open_audit_log,
+)
 from brokerlink.cli.demo import demo_home
 from brokerlink.core.enums import BrokerType, OrderSide, OrderStatus
 from brokerlink.core.interface import BrokerInterface
@@ -98,7 +104,7 @@ from brokerlink.emulators.alpaca.app import create_app as alpaca_app
 from brokerlink.emulators.tradier.app import create_app as tradier_app
 from brokerlink.manager.aggregate import ConsolidatedView, consolidate
 from brokerlink.manager.connections import ConnectionService
-from brokerlink.manager.manager import BrokerManager, PaperSettings
+from brokerlink.manager.manager import BrokerManager
 from brokerlink.manager.valuation import PortfolioValue, value_portfolio
 from brokerlink.storage.engine import Database, open_database
 
@@ -140,7 +146,8 @@ class BenchService(ConnectionService):
 
     def __init__(self, database: Database, vault: Vault, audit: AuditLog, *,
                  actor: str) -> None:
-        super().__init__(database, vault, audit, actor=actor)
+        super().__init__(database, vault, audit, actor=actor,
+                         **connection_stores(database, vault))
         self.audit_requests = True
 
     @property
@@ -295,7 +302,7 @@ async def add_connections(manager: BrokerManager, urls: dict[str, str], count: i
         credentials, secret = credentials_for(kind, index, urls)
         if kind == "paper":
             connection_id = await manager.add_broker(
-                "paper", paper=PaperSettings(cash=Decimal(100_000), market="always_open"))
+                "paper", settings=PaperSettings(cash=Decimal(100_000), market="always_open"))
         else:
             connection_id = await manager.add_broker(kind, credentials)
         return Stored(connection_id, kind, index, secret)
@@ -348,6 +355,13 @@ async def give_positions(manager: BrokerManager, urls: dict[str, str],
         await asyncio.gather(*(buy(conn, symbol) for conn in stored for symbol in conn.symbols))
 
 
+@runtime_checkable
+class MarketMover(Protocol):
+    """A broker whose simulated market can be moved forward (a simulated account)."""
+
+    async def advance(self, delta: timedelta) -> None: ...
+
+
 async def move_paper_markets(manager: BrokerManager, delta: timedelta) -> int:
     """Move the simulated market of every stored paper account ``delta`` forward (its
     prices step: the engine builds a price walk per instrument on the first step);
@@ -356,7 +370,7 @@ async def move_paper_markets(manager: BrokerManager, delta: timedelta) -> int:
     for record in await manager.connections.list():
         if record.broker == BrokerType.PAPER.value:
             broker = await manager.broker(record.id)
-            if isinstance(broker, PaperBroker):
+            if isinstance(broker, MarketMover):
                 await broker.advance(delta)
                 moved += 1
     return moved

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from pydantic import SecretStr
 
@@ -43,12 +44,14 @@ from brokerlink.auth.oauth_states import VaultPendingStateStore
 from brokerlink.auth.tokens import Clock, TokenStore
 from brokerlink.auth.vault import Vault, VaultStatus
 from brokerlink.core.values import utc_now
+from brokerlink.emulators.registry import SANDBOX_CLIENT
 from brokerlink.manager.commissions import CommissionSchedule
-from brokerlink.manager.connections import ConnectionService
+from brokerlink.manager.connections import ConnectionService, ConnectionStore
 from brokerlink.manager.fx import NO_RATES, FxRates
 from brokerlink.manager.manager import DEFAULT_READ_TIMEOUT, BrokerManager
 from brokerlink.manager.market_hours import MarketHours
 from brokerlink.storage.audit_events import AuditRepository
+from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.engine import (
     DATABASE_SCHEMA_ENV,
     DATABASE_URL_ENV,
@@ -70,6 +73,7 @@ __all__ = [
     "PASSPHRASE_ENV",
     "PREVIOUS_MASTER_KEY_ENV",
     "PROVIDER_ENV",
+    "SANDBOX_CLIENT",
     "Anchor",
     "AnchorError",
     "AuditEventRecord",
@@ -78,6 +82,7 @@ __all__ = [
     "Components",
     "ConnectionRecord",
     "ConnectionService",
+    "ConnectionStores",
     "DamagedRecord",
     "Database",
     "OAuthClientCredentials",
@@ -86,6 +91,8 @@ __all__ = [
     "VaultSession",
     "VaultStatus",
     "VerifyReport",
+    "connection_service",
+    "connection_stores",
     "key_providers",
     "load_vault",
     "open_audit_log",
@@ -187,6 +194,32 @@ async def open_components(*, database_url: str | None = None,
 # --- the services the faces use ------------------------------------------------------------
 
 
+class ConnectionStores(TypedDict):
+    """The stores a ``ConnectionService`` is given, as its keyword arguments."""
+
+    connections: ConnectionStore
+    tokens: TokenStore
+    pending_states: PendingStateStore
+
+
+def connection_stores(database: Database, vault: Vault) -> ConnectionStores:
+    """Connection records, OAuth tokens and pending sign-ins over ``database`` (secrets
+    sealed by ``vault``): ``ConnectionService(..., **connection_stores(database, vault))``."""
+    return ConnectionStores(connections=ConnectionRepository(database),
+                            tokens=token_store(database, vault),
+                            pending_states=pending_state_store(vault))
+
+
+def connection_service(database: Database, vault: Vault, audit: AuditLog, *, actor: str,
+                       clock: Clock = utc_now) -> ConnectionService:
+    """Stored connections for ``actor`` over an open ``database``: records, OAuth tokens
+    and pending sign-ins in its tables, secrets in ``vault``, events in ``audit``. Its
+    ``aclose`` closes the audit log and the database. Raises ``InvalidNameError`` for an
+    actor out of bounds."""
+    return ConnectionService(database, vault, audit, actor=actor, clock=clock,
+                             **connection_stores(database, vault))
+
+
 async def open_connection_service(*, actor: str, database_url: str | None = None,
                                   passphrase_prompt: PassphrasePrompt | None = None,
                                   clock: Clock = utc_now) -> ConnectionService:
@@ -194,8 +227,12 @@ async def open_connection_service(*, actor: str, database_url: str | None = None
     service's ``aclose`` closes the database. Raises as ``open_components``."""
     parts = await open_components(database_url=database_url,
                                   passphrase_prompt=passphrase_prompt)
-    return ConnectionService(parts.database, parts.vault, parts.audit, actor=actor,
-                             clock=clock)
+    try:
+        return connection_service(parts.database, parts.vault, parts.audit, actor=actor,
+                                  clock=clock)
+    except BaseException:
+        await parts.aclose()
+        raise
 
 
 async def open_manager(*, actor: str, database_url: str | None = None,

@@ -29,15 +29,13 @@ from rich.console import Console
 from brokerlink.adapters import registry
 from brokerlink.adapters._shared.spec import BrokerSpec, CredentialKind, CredentialSpec
 from brokerlink.adapters._shared.urls import is_loopback
-from brokerlink.auth.oauth_config import OAuthClientCredentials
+from brokerlink.bootstrap import SANDBOX_CLIENT, ConnectionRecord, OAuthClientCredentials
 from brokerlink.cli.app import refuse
 from brokerlink.cli.render import connections_table, wide_console
 from brokerlink.core.errors import BrokerError, NotSupportedError
 from brokerlink.core.numbers import NumberPolicyError, parse_decimal_text, places
 from brokerlink.core.values import utc_now
-from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
 from brokerlink.manager.connections import ConnectionService
-from brokerlink.storage.records import ConnectionRecord
 
 REAUTH_WARNING = timedelta(days=2)
 KEY_KINDS = (CredentialKind.API_KEY, CredentialKind.ACCESS_TOKEN)

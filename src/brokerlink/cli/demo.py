@@ -37,28 +37,28 @@ from rich.console import Console
 
 from brokerlink.adapters import registry
 from brokerlink.adapters._shared.spec import BrokerSpec, CredentialKind
-from brokerlink.auth.keys import (
+from brokerlink.bootstrap import (
+    DATABASE_SCHEMA_ENV,
+    DATABASE_URL_ENV,
     MASTER_KEY_ENV,
     NEW_PASSPHRASE_ENV,
     PASSPHRASE_ENV,
     PREVIOUS_MASTER_KEY_ENV,
     PROVIDER_ENV,
+    ConnectionRecord,
+    OAuthClientCredentials,
+    open_manager,
 )
-from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.cli import render
 from brokerlink.cli.connections import consent_locally
 from brokerlink.cli.sync import render_event
 from brokerlink.core.enums import BrokerType, OrderSide, OrderStatus, OrderType, TimeInForce
 from brokerlink.core.models import OrderRequest, Position
-from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators import registry as emulators
-from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
 from brokerlink.manager.journal import OrderJournal
 from brokerlink.manager.manager import BrokerManager, LiveSync, Placement
 from brokerlink.manager.sync_events import SyncEvent, SyncEventKind
 from brokerlink.paths import HOME_ENV
-from brokerlink.storage.engine import DATABASE_SCHEMA_ENV, DATABASE_URL_ENV
-from brokerlink.storage.records import ConnectionRecord
 
 DEMO_SEED = 42
 CENT = Decimal("0.01")
@@ -133,7 +133,7 @@ async def run_demo(console: Console) -> None:
     funded."""
     # Entered in this order so the manager (and its sync) closes before the emulators.
     async with _emulators(console) as urls, \
-            await BrokerManager.open(actor=ACTOR, read_timeout=10.0) as manager:
+            await open_manager(actor=ACTOR, read_timeout=10.0) as manager:
         console.rule("[bold]1. Connect the accounts")
         venues = await _connect_all(console, manager, urls)
         console.print(render.connections_table(await manager.connections.list()))
@@ -169,7 +169,7 @@ async def _emulators(console: Console) -> AsyncIterator[dict[BrokerType, str]]:
         for offset, spec in enumerate(emulated_brokers(), start=1):
             kind = spec.broker_type
             app = emulators.load(kind.value)(seed=DEMO_SEED + offset)
-            server = await stack.enter_async_context(EmulatorServer(app))
+            server = await stack.enter_async_context(emulators.EmulatorServer(app))
             console.print(f"{kind.value} emulator at {server.url}")
             urls[kind] = server.url
         yield urls
@@ -178,8 +178,8 @@ async def _emulators(console: Console) -> AsyncIterator[dict[BrokerType, str]]:
 async def _connect_all(console: Console, manager: BrokerManager,
                        urls: dict[BrokerType, str]) -> dict[str, Venue]:
     # The emulators publish a sandbox OAuth app, as a broker's developer portal would.
-    client = OAuthClientCredentials(SANDBOX_CLIENT.client_id,
-                                    SecretStr(SANDBOX_CLIENT.client_secret or ""))
+    sandbox = emulators.SANDBOX_CLIENT
+    client = OAuthClientCredentials(sandbox.client_id, SecretStr(sandbox.client_secret or ""))
     venues: dict[str, Venue] = {}
     for kind, url in urls.items():
         # consent_locally stands in for the user's browser (the emulator consents).

@@ -16,8 +16,8 @@ import signal
 import typer
 
 from brokerlink.cli.app import refuse
-from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators import registry as emulators
+from brokerlink.emulators.registry import EmulatorServer
 
 app = typer.Typer(
     help="Run local broker API emulators.", add_completion=False,

@@ -6,6 +6,11 @@ aside) exports ``EMULATOR = EmulatorSpec(...)`` from its ``__init__.py`` (see
 ``__init__`` modules; an app module is imported when an emulator is built. A package
 that fails to import is skipped, so one broken emulator never hides the rest
 (``available`` reports what really builds).
+
+This module is also what the faces that run emulators (the demo, ``brokerlink emulate``)
+import, and all they import from the emulators: ``EmulatorServer`` to serve an app on
+loopback (loaded on first use: it imports uvicorn) and ``SANDBOX_CLIENT``, the OAuth
+client application every emulator registers.
 """
 
 from __future__ import annotations
@@ -14,15 +19,30 @@ import importlib
 import logging
 import pkgutil
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import brokerlink.emulators as _emulators_package
+from brokerlink.emulators._shared.oauth_config import SANDBOX_CLIENT, OAuthServerClient
 from brokerlink.emulators._shared.spec import EmulatorFactory, EmulatorSpec
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["EmulatorFactory", "available", "create_app", "load", "names", "spec", "specs"]
+    from brokerlink.emulators._shared.server import EmulatorServer
+
+__all__ = ["SANDBOX_CLIENT", "EmulatorFactory", "EmulatorServer", "EmulatorSpec",
+           "OAuthServerClient", "available", "create_app", "load", "names", "spec", "specs"]
+
+
+def __getattr__(name: str) -> Any:
+    # EmulatorServer imports uvicorn: loaded when first asked for, so discovering the
+    # emulators (and ``brokerlink brokers``) stays light.
+    if name == "EmulatorServer":
+        from brokerlink.emulators._shared.server import EmulatorServer
+
+        globals()[name] = EmulatorServer
+        return EmulatorServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 logger = logging.getLogger("brokerlink.emulators.registry")
 

@@ -4,7 +4,9 @@ A connection is tested against the broker before anything is saved; its secrets 
 only to the vault (sealed per connection and field); every step lands in the audit
 log. Reopening an OAuth connection wires a ``TokenManager`` over the database token
 store, so access tokens refresh ahead of expiry, one refresh at a time across
-processes. A broker that signs in with no credentials (``CredentialKind.NONE``) stores
+processes. The stores it keeps connections, tokens and pending sign-ins in are
+given to it (``bootstrap`` picks them), so nothing here names a storage class. A broker
+that signs in with no credentials (``CredentialKind.NONE``) stores
 its settings as the connection's ``base_url`` (its spec's ``connection_url``) and no
 secrets; if it keeps state of its own (``stores_state``), that state is in the database,
 continued by every process that opens the connection. Every broker fact (OAuth
@@ -19,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from pydantic import SecretStr
 
@@ -29,11 +31,10 @@ from brokerlink.adapters.registry import resolve
 from brokerlink.audit.log import AuditLog
 from brokerlink.audit.sink import AuditLogSink
 from brokerlink.auth.loopback import sign_in_via_loopback
-from brokerlink.auth.oauth import OAuthClient
+from brokerlink.auth.oauth import OAuthClient, PendingStateStore
 from brokerlink.auth.oauth_config import OAuthClientCredentials, oauth_config_for
 from brokerlink.auth.oauth_errors import RefreshTokenRejectedError
-from brokerlink.auth.oauth_states import VaultPendingStateStore
-from brokerlink.auth.tokens import Clock, TokenManager, TokenSet
+from brokerlink.auth.tokens import Clock, TokenManager, TokenSet, TokenStore
 from brokerlink.auth.vault import Vault
 from brokerlink.core.enums import BrokerType
 from brokerlink.core.errors import BrokerError, NotSupportedError
@@ -41,7 +42,7 @@ from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import BrokerAccount
 from brokerlink.core.values import utc_now
 from brokerlink.manager.connectors import connector_for
-from brokerlink.storage.connections import ConnectionNotFoundError, ConnectionRepository
+from brokerlink.storage.connections import ConnectionNotFoundError
 from brokerlink.storage.engine import Database
 from brokerlink.storage.records import (
     ConnectionRecord,
@@ -50,7 +51,6 @@ from brokerlink.storage.records import (
     check_base_url,
     check_label,
 )
-from brokerlink.storage.token_store import SqlTokenStore
 
 API_KEY = "api_key"
 API_SECRET = "api_secret"  # noqa: S105  (a field name)
@@ -58,6 +58,21 @@ CLIENT_ID = "oauth_client_id"
 CLIENT_SECRET = "oauth_client_secret"  # noqa: S105  (a field name)
 
 UrlOpener = Callable[[str], Awaitable[object] | object]
+
+
+class ConnectionStore(Protocol):
+    """Where connection records are kept (``storage.connections.ConnectionRepository``
+    over the database). Each method is one transaction; ``add`` raises the store's
+    error for an id already stored, ``delete`` also removes any state a broker stored
+    for the connection and says whether the record existed."""
+
+    async def add(self, record: ConnectionRecord) -> ConnectionRecord: ...
+
+    async def get(self, connection_id: str) -> ConnectionRecord | None: ...
+
+    async def delete(self, connection_id: str) -> bool: ...
+
+    async def list(self) -> list[ConnectionRecord]: ...
 
 
 class ConnectionTestError(BrokerError):
@@ -78,29 +93,37 @@ class ConnectionService:
     ``service``...), which every audit event names. ``clock`` decides when tokens are
     due for refresh (injectable for tests). A label, base URL or actor out of bounds
     (``storage.records.check_*``) is refused with ``InvalidNameError`` before any sign-in
-    or write."""
+    or write.
+
+    ``connections`` keeps the records, ``tokens`` the OAuth tokens (sealed by ``vault``),
+    ``pending_states`` the sign-ins under way; all three are over ``database``, which
+    also holds the state of brokers that keep their own. ``bootstrap.connection_service``
+    builds one with the database stores.
+    """
 
     def __init__(self, database: Database, vault: Vault, audit: AuditLog, *,
-                 actor: str, clock: Clock = utc_now) -> None:
+                 actor: str, connections: ConnectionStore, tokens: TokenStore,
+                 pending_states: PendingStateStore, clock: Clock = utc_now) -> None:
         self.database = database
         self.vault = vault
         self.audit = audit
         self.actor = check_actor(actor)  # every audit event stores it
         self._clock = clock
-        self._connections = ConnectionRepository(database)
-        self._tokens = SqlTokenStore(database, vault)
+        self._connections = connections
+        self._tokens = tokens
+        self._pending_states = pending_states
 
     @classmethod
     async def open(cls, *, actor: str, database_url: str | None = None) -> ConnectionService:
         """Open the default (or given) database, its vault and audit log.
 
-        A convenience over ``brokerlink.bootstrap``, which does the wiring.
+        A convenience over ``brokerlink.bootstrap.open_connection_service``, which does
+        the wiring. Raises as ``bootstrap.open_components``.
         """
         # Imported here: bootstrap imports this module (it is the composition root).
-        from brokerlink.bootstrap import open_components
+        from brokerlink.bootstrap import open_connection_service
 
-        parts = await open_components(database_url=database_url)
-        return cls(parts.database, parts.vault, parts.audit, actor=actor)
+        return await open_connection_service(actor=actor, database_url=database_url)
 
     async def aclose(self) -> None:
         await self.audit.aclose()
@@ -343,8 +366,7 @@ class ConnectionService:
     def _oauth_client(self, broker: BrokerType, client: OAuthClientCredentials,
                       base_url: str | None) -> OAuthClient:
         config = oauth_config_for(broker, base_url=base_url)
-        return OAuthClient(config, client, VaultPendingStateStore(self.vault),
-                           clock=self._clock)
+        return OAuthClient(config, client, self._pending_states, clock=self._clock)
 
 
 class _AuditedRefresher:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from brokerlink.auth.vault import Vault
-from brokerlink.bootstrap import open_audit_log
+from brokerlink.bootstrap import connection_service, open_audit_log
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators.alpaca.app import create_app as alpaca_app
 from brokerlink.emulators.tradier.app import create_app as tradier_app
@@ -34,5 +34,5 @@ async def tradier_url() -> AsyncIterator[str]:
 async def service(database: Database, vault: Vault) -> AsyncIterator[ConnectionService]:
     audit = await open_audit_log(database, vault)
     # The database fixture closes the database; the service only owns the audit log.
-    yield ConnectionService(database, vault, audit, actor="test:connections")
+    yield connection_service(database, vault, audit, actor="test:connections")
     await audit.aclose()

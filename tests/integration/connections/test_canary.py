@@ -15,9 +15,8 @@ from pydantic import SecretStr
 
 from brokerlink import OrderRequest
 from brokerlink.auth.keys import FileKeyProvider
-from brokerlink.bootstrap import load_vault, open_audit_log
+from brokerlink.bootstrap import connection_service, load_vault, open_audit_log
 from brokerlink.core.enums import BrokerType
-from brokerlink.manager.connections import ConnectionService
 from brokerlink.storage.engine import open_database
 from tests.canary import hits, scan_tree
 from tests.integration.connections.test_service import SANDBOX, consent
@@ -56,7 +55,7 @@ async def test_no_secret_reaches_disk_logs_or_audit(
     database = await open_database(f"sqlite+aiosqlite:///{brokerlink_home}/brokerlink.db")
     vault = await load_vault(database, FileKeyProvider())
     audit = await open_audit_log(database, vault)
-    service = ConnectionService(database, vault, audit, actor="test:canary")
+    service = connection_service(database, vault, audit, actor="test:canary")
     secrets = [CANARY_KEY, CANARY_SECRET]
 
     keys = await service.add_with_keys(BrokerType.ALPACA, api_key=SecretStr(CANARY_KEY),

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from brokerlink import OrderRequest, OrderStatus
 from brokerlink.auth.oauth_config import OAuthClientCredentials
 from brokerlink.auth.vault import Vault
-from brokerlink.bootstrap import open_audit_log
+from brokerlink.bootstrap import connection_service, open_audit_log
 from brokerlink.core.enums import BrokerType
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators._shared.oauth_server import SANDBOX_CLIENT
@@ -130,7 +130,7 @@ async def test_tokens_refresh_by_themselves(database: Database, vault: Vault,
                                             tradier_url: str) -> None:
     clock = SteppingClock()
     audit = await open_audit_log(database, vault)
-    service = ConnectionService(database, vault, audit, actor="test:auto", clock=clock)
+    service = connection_service(database, vault, audit, actor="test:auto", clock=clock)
     record = await service.add_with_oauth(BrokerType.TRADIER, client=SANDBOX,
                                           open_url=consent, base_url=tradier_url)
     opened = await service.open_broker(record.id)

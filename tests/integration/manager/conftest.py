@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from brokerlink.auth.vault import Vault
-from brokerlink.bootstrap import open_audit_log
+from brokerlink.bootstrap import connection_service, open_audit_log
 from brokerlink.emulators import EmulatorServer
 from brokerlink.emulators.alpaca.app import create_app as alpaca_app
 from brokerlink.emulators.tradier.app import create_app as tradier_app
@@ -46,7 +46,7 @@ async def tradier() -> AsyncIterator[Emulator]:
 async def service(database: Database, vault: Vault) -> AsyncIterator[ConnectionService]:
     audit = await open_audit_log(database, vault)
     # The database fixture closes the database; the service only owns the audit log.
-    yield ConnectionService(database, vault, audit, actor="test:manager")
+    yield connection_service(database, vault, audit, actor="test:manager")
     await audit.aclose()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from brokerlink.adapters.paper import PaperBroker, PaperSettings
 from brokerlink.auth.keys import FileKeyProvider
-from brokerlink.bootstrap import load_vault, open_audit_log
+from brokerlink.bootstrap import connection_service, load_vault, open_audit_log
 from brokerlink.core.enums import OrderStatus, OrderType, TimeInForce
 from brokerlink.core.models import OrderRequest
 from brokerlink.manager.connections import ConnectionService
@@ -126,7 +126,7 @@ async def other_process(db_target: DbTarget, service: ConnectionService
     database = await open_database(db_target.url, schema=db_target.schema)
     vault = await load_vault(database, FileKeyProvider())
     audit = await open_audit_log(database, vault)
-    manager = BrokerManager(ConnectionService(database, vault, audit, actor="test:other"),
+    manager = BrokerManager(connection_service(database, vault, audit, actor="test:other"),
                             owns_service=True)
     yield manager
     await manager.aclose()

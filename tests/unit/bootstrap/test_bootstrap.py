@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import pkgutil
 from pathlib import Path
 
 import pytest
@@ -123,13 +126,117 @@ def test_auth_and_audit_hold_no_sql() -> None:
     assert _modules("audit")
 
 
-@pytest.mark.parametrize("face", ["app", "audit", "vault", "logs", "orders", "portfolio",
-                                  "render", "sync"])
-def test_cli_faces_import_no_storage_auth_or_audit_internals(face: str) -> None:
-    imported = _imports(SRC / "cli" / f"{face}.py")
-    assert not sorted(m for m in imported if m.startswith(
-        ("brokerlink.storage", "brokerlink.auth", "brokerlink.audit", "brokerlink.emulators",
-         "sqlalchemy")))
+FACES = sorted(p.stem for p in (SRC / "cli").glob("*.py") if p.stem != "__init__")
+FORBIDDEN = ("brokerlink.storage", "brokerlink.auth", "brokerlink.audit", "brokerlink.emulators",
+             "sqlalchemy")
+EMULATOR_REGISTRY = "brokerlink.emulators.registry"
+RUN_EMULATORS = {"demo", "emulate"}
+"""The faces that run emulators: they may import the emulator registry, nothing else there."""
+
+
+def _face_imports(path: Path) -> set[str]:
+    """``_imports``, with ``from package import module`` read as ``package.module`` (so
+    ``from brokerlink.emulators import registry`` is the registry, and ``from
+    brokerlink.emulators import EmulatorServer`` the package)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                module = f"{node.module}.{alias.name}"
+                relative = Path(*module.split(".")[1:])
+                is_module = (module.startswith("brokerlink.")
+                             and ((SRC / relative).with_suffix(".py").is_file()
+                                  or (SRC / relative / "__init__.py").is_file()))
+                found.add(module if is_module else node.module)
+    return found
+
+
+def test_every_cli_module_is_scanned() -> None:
+    assert {"app", "audit", "connections", "demo", "emulate", "orders", "portfolio", "sync",
+            "vault"} <= set(FACES)
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_cli_faces_import_no_storage_auth_audit_or_emulator_internals(face: str) -> None:
+    imported = _face_imports(SRC / "cli" / f"{face}.py")
+    allowed = {EMULATOR_REGISTRY} if face in RUN_EMULATORS else set()
+    assert sorted(m for m in imported if m.startswith(FORBIDDEN) and m not in allowed) == []
+
+
+def test_the_face_scan_reads_package_imports_as_modules(tmp_path: Path) -> None:
+    sample = tmp_path / "face.py"
+    sample.write_text("from brokerlink.emulators import registry\n"
+                      "from brokerlink.emulators import EmulatorServer\n"
+                      "from brokerlink.storage.records import ConnectionRecord\n"
+                      "def f():\n    from brokerlink.auth import keys\n", encoding="utf-8")
+    assert _face_imports(sample) == {EMULATOR_REGISTRY, "brokerlink.emulators",
+                                     "brokerlink.storage.records", "brokerlink.auth.keys"}
+
+
+# Concrete persistence: a storage class built over a ``Database``, or an auth/audit class
+# implementing a store port (named ``...Store``/``...Repository``, not a protocol).
+MANAGER_OWN_TABLES = {
+    "manager/journal.py": {"JournalRepository"},
+    "manager/market_hours.py": {"OrderQueueRepository"},
+    "manager/broker_state.py": {"BrokerStateRepository"},
+}
+"""The manager's own tables, each read and written by the one module that owns it (the
+order journal, the closed-market queue, the state a broker keeps of its own). They are
+the manager's persistence, not a service picked at wiring time."""
+
+
+def _concrete_stores() -> set[str]:
+    names: set[str] = set()
+    for package in ("storage", "auth", "audit"):
+        root = importlib.import_module(f"brokerlink.{package}")
+        for info in pkgutil.walk_packages(root.__path__, f"brokerlink.{package}."):
+            if ".migrations" in info.name:
+                continue
+            module = importlib.import_module(info.name)
+            for name, value in vars(module).items():
+                if (not inspect.isclass(value) or value.__module__ != module.__name__
+                        or issubclass(value, BaseException)
+                        or getattr(value, "_is_protocol", False)):
+                    continue
+                if package == "storage":
+                    init = inspect.signature(value.__init__).parameters.values()
+                    if any("Database" in str(p.annotation) for p in init):
+                        names.add(name)
+                elif name.endswith(("Store", "Repository")):
+                    names.add(name)
+    return names
+
+
+def test_only_bootstrap_names_concrete_stores_in_the_manager_and_cli() -> None:
+    concrete = _concrete_stores()
+    # The scan knows what it is looking for.
+    assert {"ConnectionRepository", "SqlTokenStore", "SqlVaultStore", "AuditRepository",
+            "VaultPendingStateStore", "BrokerStateRepository"} <= concrete
+    assert "Database" not in concrete
+    assert "ConnectionRecord" not in concrete
+    found: dict[str, list[str]] = {}
+    for path in _modules("manager", "cli"):
+        relative = path.relative_to(SRC).as_posix()
+        allowed = MANAGER_OWN_TABLES.get(relative, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Name):
+                names = {node.id}
+            elif isinstance(node, ast.Attribute):
+                names = {node.attr}
+            elif isinstance(node, ast.ImportFrom):
+                names = {alias.name for alias in node.names}
+            else:
+                continue
+            hits = sorted((names & concrete) - allowed)
+            if hits:
+                found.setdefault(relative, []).extend(hits)
+    assert found == {}
+    # The allowance names real modules and classes.
+    for relative, names in MANAGER_OWN_TABLES.items():
+        assert (SRC / relative).is_file()
+        assert names <= concrete
 
 
 def test_only_bootstrap_builds_the_vault_and_audit_log() -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from brokerlink.adapters.paper import PAPER_CAPABILITIES
-from brokerlink.adapters.tradier.broker import TRADIER_CAPABILITIES
+from brokerlink.adapters.tradier.spec import TRADIER_CAPABILITIES
 from brokerlink.core.enums import BrokerType
 from brokerlink.core.errors import BrokerUnavailableError
 from brokerlink.core.models import AccountBalances, OrderRequest, Quote
