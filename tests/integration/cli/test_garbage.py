@@ -44,7 +44,8 @@ def paper(db_target: DbTarget, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(name, value)
     made = runner.invoke(app, ["connect", "paper", "--market", "always_open"])
     assert made.exit_code == 0, made.output
-    return re.findall(r"conn-[0-9a-f]{12}", made.output)[0]
+    found: list[str] = re.findall(r"conn-[0-9a-f]{12}", made.output)
+    return found[0]
 
 
 def _orders() -> list[object]:

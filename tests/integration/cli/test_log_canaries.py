@@ -159,5 +159,5 @@ def _as_configured_by_nobody(name: str, monkeypatch: pytest.MonkeyPatch) -> logg
         monkeypatch.setattr(log, "propagate", True)
         monkeypatch.setattr(log, "disabled", False)
         monkeypatch.setattr(log, "level", logging.NOTSET)
-    logging.getLogger().manager._clear_cache()  # levels are cached per logger
+    logging.getLogger().manager._clear_cache()  # type: ignore[attr-defined]  # levels cached
     return logging.getLogger(name)
