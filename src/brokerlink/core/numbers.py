@@ -31,7 +31,8 @@ MAX_STRIKE_PLACES = 3
 """An OCC symbol carries the strike in thousandths of a dollar."""
 MAX_PERCENT_PLACES = 4
 
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,12})?")
+_MAX_TEXT = 100
 _CENT = Decimal("0.01")
 _HUNDREDTH_CENT = Decimal("0.0001")
 _ONE = Decimal(1)
@@ -46,6 +47,8 @@ def parse_decimal_text(text: str) -> Decimal:
     as a bounded ``Decimal``. Raises ``NumberPolicyError`` for anything else: other
     digits (``"١٢"``), ``nan``, ``inf``, underscores, or a value out of bounds."""
     stripped = text.strip()
+    if len(stripped) > _MAX_TEXT:
+        raise NumberPolicyError(f"{text[:20]!r}... is too long to be a number")
     if not stripped.isascii() or not _NUMBER.fullmatch(stripped):
         raise NumberPolicyError(
             f"{text[:40]!r} is not a number written with ASCII digits (like 12 or 0.5)")

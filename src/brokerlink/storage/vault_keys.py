@@ -13,6 +13,7 @@ from sqlalchemy import RowMapping, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from brokerlink.auth.keys import KekUnavailableError
 from brokerlink.auth.vault_store import KekRecord, KekState, StaleKekError
 from brokerlink.core.values import utc_now
 from brokerlink.storage.engine import Database, StorageError
@@ -130,13 +131,39 @@ def _to_row(record: KekRecord) -> dict[str, Any]:
 
 
 def _from_row(row: RowMapping) -> KekRecord:
+    """A registry row as a ``KekRecord``. Raises ``KekUnavailableError`` naming the key and
+    the column when a column holds what no brokerlink ever wrote (text where bytes belong,
+    NULL, an unknown state): a damaged row must be a typed vault error, never a TypeError."""
+    kek_id = row["kek_id"]
+    shown = kek_id if isinstance(kek_id, str) and kek_id.isprintable() else "(unreadable id)"
+    salt = row["salt"]
+    check_value = row["check_value"]
+    problem: str | None = None
+    if not isinstance(kek_id, str) or not kek_id:
+        problem = "its kek_id is not text"
+    elif not isinstance(row["version"], int) or isinstance(row["version"], bool):
+        problem = "its version is not a number"
+    elif not isinstance(row["provider"], str):
+        problem = "its provider is not text"
+    elif row["provider_ref"] is not None and not isinstance(row["provider_ref"], str):
+        problem = "its provider_ref is not text"
+    elif salt is not None and not isinstance(salt, bytes | bytearray | memoryview):
+        problem = "its salt is not bytes"
+    elif not isinstance(check_value, bytes | bytearray | memoryview):
+        problem = "its check_value is not bytes"
+    elif row["state"] not in {state.value for state in KekState}:
+        problem = "its state is not one a vault writes"
+    if problem is not None:
+        raise KekUnavailableError(
+            f"vault key {shown[:64]} is damaged in the database: {problem}. The vault_keys "
+            "table was changed outside brokerlink; restore it from a backup")
     return KekRecord(
-        kek_id=row["kek_id"],
+        kek_id=kek_id,
         version=row["version"],
         provider=row["provider"],
         provider_ref=row["provider_ref"],
-        salt=bytes(row["salt"]) if row["salt"] is not None else None,
-        check_value=bytes(row["check_value"]),
+        salt=bytes(salt) if salt is not None else None,
+        check_value=bytes(check_value),
         state=KekState(row["state"]),
         created_at=row["created_at"],
         retired_at=row["retired_at"],
