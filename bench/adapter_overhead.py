@@ -48,6 +48,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from bench.child import child_process, until_stdin_closes
 from brokerlink.adapters._shared.aiohttp_transport import AiohttpTransport
@@ -55,7 +56,7 @@ from brokerlink.adapters._shared.transport import shared_ssl_context
 from brokerlink.adapters.alpaca import AlpacaAuth, AlpacaBroker, AlpacaConfig
 from brokerlink.core.enums import OrderSide, OrderStatus
 from brokerlink.core.models import OrderRequest
-from brokerlink.emulators import EmulatorServer
+from brokerlink.emulators import EmulatorServer, env_of
 from brokerlink.emulators._shared.faults import (
     ASGIApp,
     Message,
@@ -75,9 +76,17 @@ UNLIMITED = 1_000_000
 # --- shared with bench.alpaca_sdk ------------------------------------------------------
 
 
+def unlimited(app: FastAPI) -> FastAPI:
+    """Emulator ``app`` with its rate window not enforced: it counts and reports, but
+    never answers 429 (a benchmark measures the client, not the broker's limit)."""
+    env_of(app).rates.enforce = False
+    return app
+
+
 def without_rate_limit_headers(app: ASGIApp) -> ASGIApp:
     """``app`` with ``X-RateLimit-*`` removed from every response, so no client is
-    throttled by the emulator's (report-only) per-account window during a benchmark."""
+    throttled by the emulator's per-account window during a benchmark (with ``unlimited``
+    the window never refuses either)."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,7 +120,7 @@ def with_latency(app: ASGIApp, seconds: float) -> ASGIApp:
 def bench_app(latency_ms: float = 0) -> ASGIApp:
     """A fresh Alpaca emulator (market open, no faults) without rate-limit headers,
     optionally ``latency_ms`` away (see ``with_latency``)."""
-    app: ASGIApp = without_rate_limit_headers(create_app(seed=11))
+    app: ASGIApp = without_rate_limit_headers(unlimited(create_app(seed=11)))
     return with_latency(app, latency_ms / 1000) if latency_ms > 0 else app
 
 

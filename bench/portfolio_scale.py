@@ -38,8 +38,8 @@ The emulators run in a child Python process by default (``--server process``), a
 real broker runs elsewhere: on loopback they spend about as much CPU per request as the
 client, and sharing its core would add that to every figure. ``--server loop`` serves
 them in the client's event loop instead. They keep idle connections 75 s
-(``KeepAliveServer``) and never refuse or throttle: Tradier's per-token windows are
-raised out of reach and every ``X-RateLimit-*``/``X-Ratelimit-*`` header is stripped,
+(``KeepAliveServer``) and never refuse or throttle: their rate windows are not enforced
+(``unlimited``) and every ``X-RateLimit-*``/``X-Ratelimit-*`` header is stripped,
 so the adapters' client-side buckets (which cap their tokens at what the server says is
 left) never pause; each connection sends about 20 requests in the whole run, inside
 those buckets' full bursts (Alpaca 200, Tradier 120 per minute). Orders that give the
@@ -82,7 +82,7 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
-from bench.adapter_overhead import without_rate_limit_headers
+from bench.adapter_overhead import unlimited, without_rate_limit_headers
 from bench.child import child_process, until_stdin_closes
 from brokerlink.adapters._shared import AuditSink, RequestAuditEvent
 from brokerlink.adapters.paper import PaperSettings
@@ -194,13 +194,10 @@ class DirectSubmitter:
 
 def emulator_apps() -> dict[str, ASGIApp]:
     """Fresh Alpaca and Tradier emulators (market open, no faults) that never refuse or
-    throttle: Tradier's per-token windows (120/min) are raised out of reach and every
-    rate-limit header is stripped (see the module docstring)."""
-    tradier = tradier_app(seed=12)
-    rates = tradier.state.tradier.rates
-    rates.limits = dict.fromkeys(rates.limits, 10**9)
-    return {"alpaca": without_rate_limit_headers(alpaca_app(seed=11)),
-            "tradier": without_rate_limit_headers(tradier)}
+    throttle: their rate windows are not enforced and every rate-limit header is
+    stripped (see the module docstring)."""
+    return {"alpaca": without_rate_limit_headers(unlimited(alpaca_app(seed=11))),
+            "tradier": without_rate_limit_headers(unlimited(tradier_app(seed=12)))}
 
 
 class KeepAliveServer(EmulatorServer):
