@@ -33,7 +33,9 @@ from brokerlink import (
     TransactionType,
 )
 from brokerlink.core.capabilities import ModifyStyle
+from brokerlink.core.errors import InvalidOrderError
 from brokerlink.core.events import OrderUpdateStream
+from brokerlink.core.numbers import MAX_QUANTITY_PLACES
 from tests.contract.harness import Harness
 
 PRICE = Decimal("240.00")
@@ -194,6 +196,29 @@ async def test_capability_fractional_order_types(harness: Harness) -> None:
         else:
             async with refused_before_io(harness):
                 await harness.broker.place_order(request)
+
+
+async def test_capability_quantity_places(harness: Harness) -> None:
+    # The finest quantity the broker claims trades; one place finer is refused before
+    # any request (InvalidOrderError naming quantity, or NotSupportedError where the
+    # broker takes no fraction at all), leaving the account as it was.
+    places = harness.broker.capabilities.quantity_places
+    finest = Decimal(1).scaleb(-places)
+    placed = await harness.broker.place_order(
+        OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=finest))
+    assert placed.status is OrderStatus.FILLED
+    if places >= MAX_QUANTITY_PLACES:
+        return  # nothing finer is a quantity at all (the core model refuses it)
+    before = await _state(harness)
+    sent = await harness.faults.requests() if harness.faults is not None else None
+    with pytest.raises((InvalidOrderError, NotSupportedError)) as refused:
+        await harness.broker.place_order(OrderRequest(
+            symbol="AAPL", side=OrderSide.BUY, quantity=finest / 10))
+    if isinstance(refused.value, InvalidOrderError):
+        assert refused.value.field == "quantity"
+    if harness.faults is not None:
+        assert await harness.faults.requests() == sent, "a request left before the refusal"
+    assert await _state(harness) == before
 
 
 async def test_capability_short_selling(harness: Harness) -> None:
