@@ -1,12 +1,14 @@
 """The composition root: the one place that picks and builds concrete classes.
 
-``auth/`` and ``audit/`` name only protocols for what they persist
+``auth/``, ``audit/`` and ``manager/`` name only protocols for what they persist
 (``auth.vault_store.VaultStore``, ``auth.tokens.TokenStore``, the OAuth flow's
-``PendingStateStore``, ``audit.store.AuditEventStore``); ``storage/`` implements them
-over SQLAlchemy. This module joins the two, then builds the services the faces use:
-the connection service and the broker manager. The CLI (and later the HTTP service)
-gets everything from here, so no face imports storage, auth or audit internals, and a
-different database or vault store is a change to this file alone.
+``PendingStateStore``, ``audit.store.AuditEventStore``, the manager's
+``ConnectionStore``, ``IntentStore``, ``OrderQueueStore`` and ``BrokerStateRows``);
+``storage/`` implements them over SQLAlchemy. This module joins the two, then builds
+the services the faces use: the connection service and the broker manager. The CLI
+(and later the HTTP service) gets everything from here, so no face imports storage,
+auth or audit internals, and a different database or vault store is a change to this
+file alone.
 
 Imported lazily by the faces (it pulls in SQLAlchemy, cryptography and the manager),
 so ``brokerlink --help`` stays fast. ``BrokerManager.open`` and
@@ -15,9 +17,10 @@ so ``brokerlink --help`` stays fast. ``BrokerManager.open`` and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
 
@@ -45,12 +48,17 @@ from brokerlink.auth.tokens import Clock, TokenStore
 from brokerlink.auth.vault import Vault, VaultStatus
 from brokerlink.core.values import utc_now
 from brokerlink.emulators.registry import SANDBOX_CLIENT
+from brokerlink.manager.broker_state import BrokerStates
 from brokerlink.manager.commissions import CommissionSchedule
 from brokerlink.manager.connections import ConnectionService, ConnectionStore
+from brokerlink.manager.connectors import BrokerStateStores
 from brokerlink.manager.fx import NO_RATES, FxRates
+from brokerlink.manager.journal import DEFAULT_FINGERPRINT_WINDOW, OrderJournal
 from brokerlink.manager.manager import DEFAULT_READ_TIMEOUT, BrokerManager
 from brokerlink.manager.market_hours import MarketHours
+from brokerlink.manager.order_stores import IntentStore, OrderQueueStore, OrderStores
 from brokerlink.storage.audit_events import AuditRepository
+from brokerlink.storage.broker_state import BrokerStateRepository
 from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.engine import (
     DATABASE_SCHEMA_ENV,
@@ -58,6 +66,8 @@ from brokerlink.storage.engine import (
     Database,
     open_database,
 )
+from brokerlink.storage.journal import JournalRepository
+from brokerlink.storage.order_queue import OrderQueueRepository
 from brokerlink.storage.records import ConnectionRecord
 from brokerlink.storage.token_store import SqlTokenStore
 from brokerlink.storage.vault_store import SqlVaultStore
@@ -91,6 +101,7 @@ __all__ = [
     "VaultSession",
     "VaultStatus",
     "VerifyReport",
+    "broker_state_stores",
     "connection_service",
     "connection_stores",
     "key_providers",
@@ -100,6 +111,8 @@ __all__ = [
     "open_connection_service",
     "open_manager",
     "open_storage",
+    "order_journal",
+    "order_stores",
     "pending_state_store",
     "read_anchor_file",
     "token_store",
@@ -194,20 +207,48 @@ async def open_components(*, database_url: str | None = None,
 # --- the services the faces use ------------------------------------------------------------
 
 
+def broker_state_stores(database: Database) -> BrokerStateStores:
+    """Where brokers that keep state of their own (``stores_state``) keep it: one store
+    per connection over ``database``'s broker-state table, their version checks batched
+    together."""
+    return BrokerStates(BrokerStateRepository(database))
+
+
+def order_stores(database: Database) -> OrderStores:
+    """The order journal's intents and the closed-market queue over ``database``:
+    ``BrokerManager(service, orders=order_stores(database))``."""
+    intents: IntentStore = JournalRepository(database)
+    queue: OrderQueueStore = OrderQueueRepository(database)
+    return OrderStores(intents=intents, queue=queue)
+
+
+def order_journal(database: Database, *, clock: Clock = utc_now,
+                  fingerprint_window: timedelta = DEFAULT_FINGERPRINT_WINDOW,
+                  late_order_window: timedelta | Mapping[str, timedelta] | None = None,
+                  ) -> OrderJournal:
+    """An ``OrderJournal`` over ``database``'s intents (the options are the journal's)."""
+    return OrderJournal(order_stores(database).intents, clock=clock,
+                        fingerprint_window=fingerprint_window,
+                        late_order_window=late_order_window)
+
+
 class ConnectionStores(TypedDict):
     """The stores a ``ConnectionService`` is given, as its keyword arguments."""
 
     connections: ConnectionStore
     tokens: TokenStore
     pending_states: PendingStateStore
+    broker_states: BrokerStateStores
 
 
 def connection_stores(database: Database, vault: Vault) -> ConnectionStores:
-    """Connection records, OAuth tokens and pending sign-ins over ``database`` (secrets
-    sealed by ``vault``): ``ConnectionService(..., **connection_stores(database, vault))``."""
+    """Connection records, OAuth tokens, pending sign-ins and brokers' own state over
+    ``database`` (secrets sealed by ``vault``):
+    ``ConnectionService(..., **connection_stores(database, vault))``."""
     return ConnectionStores(connections=ConnectionRepository(database),
                             tokens=token_store(database, vault),
-                            pending_states=pending_state_store(vault))
+                            pending_states=pending_state_store(vault),
+                            broker_states=broker_state_stores(database))
 
 
 def connection_service(database: Database, vault: Vault, audit: AuditLog, *, actor: str,
@@ -241,12 +282,14 @@ async def open_manager(*, actor: str, database_url: str | None = None,
                        fx: FxRates = NO_RATES, base_currency: str = "USD",
                        read_timeout: float = DEFAULT_READ_TIMEOUT,
                        market_hours: MarketHours | None = None) -> BrokerManager:
-    """A ``BrokerManager`` over the default (or given) database; its ``aclose`` closes
-    the connection service and the database. Raises as ``open_components``."""
+    """A ``BrokerManager`` over the default (or given) database, its orders in the
+    database's journal and queue; its ``aclose`` closes the connection service and the
+    database. Raises as ``open_components``."""
     service = await open_connection_service(actor=actor, database_url=database_url,
                                             passphrase_prompt=passphrase_prompt)
     try:
-        return BrokerManager(service, commissions=commissions, fx=fx,
+        return BrokerManager(service, orders=order_stores(service.database),
+                             commissions=commissions, fx=fx,
                              base_currency=base_currency, read_timeout=read_timeout,
                              market_hours=market_hours, owns_service=True)
     except BaseException:

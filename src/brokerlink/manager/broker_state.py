@@ -1,28 +1,51 @@
 """The durable state of a broker that keeps its own (``BrokerSpec.stores_state``), in the
 database: the ``BrokerStateStore`` the manager gives such a broker's connections.
 
-``DatabaseStateStore`` is the store of one connection over the broker-state table
-(``paper_accounts``, named for its first user): adapters never import storage, so the
-two meet here. Every read of stored state first asks whether another process saved it
-since (``version``); ``VersionReads`` answers the checks that wait at the same moment
+``DatabaseStateStore`` is the store of one connection over a ``BrokerStateRows`` (the
+broker-state table, ``storage.broker_state.BrokerStateRepository``, wired by
+``bootstrap.broker_state_stores``): adapters never import storage, and the manager names
+only the protocol. Every read of stored state first asks whether another process saved
+it since (``version``); ``VersionReads`` answers the checks that wait at the same moment
 with one query, so a portfolio read over hundreds of such connections costs a few
-transactions instead of one per call.
+transactions instead of one per call. ``BrokerStates`` hands out the stores of one
+table, all sharing one ``VersionReads``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
-from typing import ClassVar
+from collections.abc import Collection
+from typing import Protocol
 
 from brokerlink.adapters._shared.state import (
     BrokerStateConflictError,
     BrokerStateMissingError,
     StoredBrokerState,
 )
-from brokerlink.storage.broker_state import BrokerStateRepository, StateVersionConflictError
+from brokerlink.storage.broker_state import BrokerStateRecord, StateVersionConflictError
 from brokerlink.storage.connections import ConnectionNotFoundError
-from brokerlink.storage.engine import Database
+
+
+class BrokerStateRows(Protocol):
+    """Each connection's stored state, one row per connection, saved compare-and-swap
+    (``storage.broker_state.BrokerStateRepository``). Every method is one transaction."""
+
+    async def get(self, connection_id: str) -> BrokerStateRecord | None:
+        """The stored state of ``connection_id``, or ``None`` if none is stored."""
+        ...
+
+    async def versions(self, connection_ids: Collection[str]) -> dict[str, int]:
+        """The stored versions of several connections, by id (an id with nothing
+        stored is absent)."""
+        ...
+
+    async def save(self, connection_id: str, state: str, *, expected_version: int) -> int:
+        """Store ``state`` if the stored version is still ``expected_version`` (0:
+        nothing stored, insert) and return the new one. Raises
+        ``StateVersionConflictError`` when another writer saved first (or the row is
+        gone), ``ConnectionNotFoundError`` on a first save for a connection not stored;
+        nothing is written then."""
+        ...
 
 
 class VersionReads:
@@ -31,26 +54,15 @@ class VersionReads:
     A check queued while no query is running starts one; checks queued while it runs
     wait for the next, which starts when it ends and takes all of them. Each query
     starts after every check it answers was asked, so a check still sees every save
-    committed before it was asked, as a query of its own would. Get the database's
-    shared instance with ``VersionReads.of(database)``.
+    committed before it was asked, as a query of its own would. The stores of one
+    ``BrokerStates`` share its instance.
     """
 
-    _shared: ClassVar[weakref.WeakKeyDictionary[Database, VersionReads]] = (
-        weakref.WeakKeyDictionary())
-
-    def __init__(self, database: Database) -> None:
-        self._repository = BrokerStateRepository(database)
+    def __init__(self, rows: BrokerStateRows) -> None:
+        self._rows = rows
         self._waiting: dict[str, list[asyncio.Future[int | None]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    @classmethod
-    def of(cls, database: Database) -> VersionReads:
-        """The instance every store over ``database`` shares."""
-        reads = cls._shared.get(database)
-        if reads is None:
-            reads = cls._shared[database] = cls(database)
-        return reads
 
     async def version(self, connection_id: str) -> int | None:
         """The stored version of ``connection_id`` (``None``: nothing stored). Raises
@@ -71,7 +83,7 @@ class VersionReads:
             while self._waiting:
                 batch, self._waiting = self._waiting, {}
                 try:
-                    found = await self._repository.versions(batch)
+                    found = await self._rows.versions(batch)
                 except Exception as exc:
                     self._fail(batch, exc)
                     continue
@@ -101,12 +113,14 @@ class VersionReads:
 
 
 class DatabaseStateStore:
-    """The stored state of ``connection_id`` (SQLite or PostgreSQL). ``broker`` names the
-    connection's broker in the errors it raises."""
+    """The stored state of ``connection_id`` in ``rows``, its version checks asked
+    through ``versions`` (shared by the stores of one table: ``BrokerStates``).
+    ``broker`` names the connection's broker in the errors it raises."""
 
-    def __init__(self, database: Database, connection_id: str, *, broker: str) -> None:
-        self._repository = BrokerStateRepository(database)
-        self._versions = VersionReads.of(database)
+    def __init__(self, rows: BrokerStateRows, versions: VersionReads, connection_id: str,
+                 *, broker: str) -> None:
+        self._repository = rows
+        self._versions = versions
         self.connection_id = connection_id
         self.broker = broker
 
@@ -137,4 +151,17 @@ class DatabaseStateStore:
             connection_id=self.connection_id)
 
 
-__all__ = ["DatabaseStateStore", "VersionReads"]
+class BrokerStates:
+    """The ``BrokerStateStore`` of each connection over one ``BrokerStateRows``; the
+    stores it hands out share one ``VersionReads``, so their checks batch together."""
+
+    def __init__(self, rows: BrokerStateRows) -> None:
+        self.rows = rows
+        self.versions = VersionReads(rows)
+
+    def store_for(self, connection_id: str, *, broker: str) -> DatabaseStateStore:
+        """The store of ``connection_id``; ``broker`` names it in errors."""
+        return DatabaseStateStore(self.rows, self.versions, connection_id, broker=broker)
+
+
+__all__ = ["BrokerStateRows", "BrokerStates", "DatabaseStateStore", "VersionReads"]

@@ -41,7 +41,7 @@ from brokerlink.core.errors import BrokerError, NotSupportedError
 from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import BrokerAccount
 from brokerlink.core.values import utc_now
-from brokerlink.manager.connectors import connector_for
+from brokerlink.manager.connectors import BrokerStateStores, connector_for
 from brokerlink.storage.connections import ConnectionNotFoundError
 from brokerlink.storage.engine import Database
 from brokerlink.storage.records import (
@@ -96,14 +96,15 @@ class ConnectionService:
     or write.
 
     ``connections`` keeps the records, ``tokens`` the OAuth tokens (sealed by ``vault``),
-    ``pending_states`` the sign-ins under way; all three are over ``database``, which
-    also holds the state of brokers that keep their own. ``bootstrap.connection_service``
-    builds one with the database stores.
+    ``pending_states`` the sign-ins under way, ``broker_states`` the state of brokers
+    that keep their own; all four are over ``database`` (which ``aclose`` closes).
+    ``bootstrap.connection_service`` builds one with the database stores.
     """
 
     def __init__(self, database: Database, vault: Vault, audit: AuditLog, *,
                  actor: str, connections: ConnectionStore, tokens: TokenStore,
-                 pending_states: PendingStateStore, clock: Clock = utc_now) -> None:
+                 pending_states: PendingStateStore, broker_states: BrokerStateStores,
+                 clock: Clock = utc_now) -> None:
         self.database = database
         self.vault = vault
         self.audit = audit
@@ -112,6 +113,7 @@ class ConnectionService:
         self._connections = connections
         self._tokens = tokens
         self._pending_states = pending_states
+        self._broker_states = broker_states
 
     @classmethod
     async def open(cls, *, actor: str, database_url: str | None = None) -> ConnectionService:
@@ -230,7 +232,8 @@ class ConnectionService:
             # connection row exists by now: stored state never outlives its connection).
             async with connector_for(kind)(
                     connection_id=connection_id, base_url=base_url, api_key=None,
-                    api_secret=None, source=None, audit=None, database=self.database):
+                    api_secret=None, source=None, audit=None,
+                    states=self._broker_states):
                 pass
 
         return await self._save(kind, connection_id, account, base_url, label, secrets={},
@@ -240,7 +243,7 @@ class ConnectionService:
     async def _test(self, broker: BrokerType, connection_id: str, base_url: str | None, *,
                     api_key: SecretStr | None, api_secret: SecretStr | None,
                     source: CredentialSource | None) -> BrokerAccount:
-        # No database: testing a connection stores nothing (a broker's own state, if it
+        # No state stores: testing a connection stores nothing (a broker's own state, if it
         # keeps any, lives in memory for the test).
         build = connector_for(broker)
         adapter = build(connection_id=connection_id, base_url=base_url, api_key=api_key,
@@ -335,7 +338,7 @@ class ConnectionService:
         adapter = connector_for(broker)(
             connection_id=connection_id, base_url=record.base_url, api_key=api_key,
             api_secret=await self.vault.get_secret(connection_id, API_SECRET),
-            source=manager, audit=self.audit_sink, database=self.database)
+            source=manager, audit=self.audit_sink, states=self._broker_states)
         return OpenedConnection(record, adapter, manager)
 
     # --- removing -----------------------------------------------------------------------

@@ -79,8 +79,7 @@ from brokerlink.core.lifecycle import IllegalTransitionError, can_transition, en
 from brokerlink.core.models import Order, OrderRequest, OrderResult
 from brokerlink.core.symbols import OCC_MIN_LENGTH, OptionContract, format_occ
 from brokerlink.core.values import utc_now
-from brokerlink.storage.engine import Database
-from brokerlink.storage.journal import IntentConflictError, IntentRecord, JournalRepository
+from brokerlink.manager.order_stores import IntentConflictError, IntentRecord, IntentStore
 
 logger = logging.getLogger("brokerlink.manager.journal")
 
@@ -235,7 +234,8 @@ def _rebuild_error(record: IntentRecord) -> BrokerError:
 
 
 class OrderJournal:
-    """The write-ahead journal over a ``Database`` (see the module docstring).
+    """The write-ahead journal over an ``IntentStore`` (see the module docstring);
+    ``bootstrap.order_journal(database)`` builds one over the database's intents table.
 
     ``clock`` stamps intents and times the late-order window; it must agree with the
     brokers' clocks to within ``fingerprint_window`` for fingerprint resolution
@@ -244,11 +244,11 @@ class OrderJournal:
     from broker type (``"alpaca"``) to its window, the others keeping their spec's.
     """
 
-    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now,
+    def __init__(self, intents: IntentStore, *, clock: Callable[[], datetime] = utc_now,
                  fingerprint_window: timedelta = DEFAULT_FINGERPRINT_WINDOW,
                  late_order_window: timedelta | Mapping[str, timedelta] | None = None,
                  ) -> None:
-        self.repository = JournalRepository(database)
+        self.repository: IntentStore = intents
         self._clock = clock
         self._window = fingerprint_window
         self._late_windows = late_order_window

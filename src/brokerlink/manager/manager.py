@@ -74,6 +74,7 @@ from brokerlink.manager.market_hours import (
     OrderQueue,
     QueuedOrder,
 )
+from brokerlink.manager.order_stores import OrderStores
 from brokerlink.manager.routing import ExecutionPlan, RouteInput, needs_holding, rank
 from brokerlink.manager.sync import SyncEngine, SyncPolicy, SyncTarget
 from brokerlink.manager.sync_events import SyncSubscription
@@ -202,13 +203,17 @@ def _stored_keys(kinds: tuple[CredentialSpec, ...], credentials: BrokerCredentia
 class BrokerManager:
     """Every stored connection of one ``ConnectionService`` as one portfolio.
 
-    ``journal`` defaults to an ``OrderJournal`` on the service's database; ``fx``
+    ``orders`` keeps the order journal's intents and the closed-market queue
+    (``bootstrap.open_manager`` passes ``bootstrap.order_stores(database)``; without
+    it the manager asks ``bootstrap`` for the stores over the service's database).
+    ``journal`` defaults to an ``OrderJournal`` over ``orders.intents``; ``fx``
     defaults to no rates (non-base amounts are reported unconverted); ``read_timeout``
     bounds each connection's part of a read, in seconds. ``market_hours`` is the
     calendar and clock the closed-market policies use (XNYS on the wall clock).
     """
 
     def __init__(self, connections: ConnectionService, *,
+                 orders: OrderStores | None = None,
                  journal: OrderSubmitter | None = None,
                  commissions: CommissionSchedule | None = None,
                  fx: FxRates = NO_RATES, base_currency: str = "USD",
@@ -218,7 +223,14 @@ class BrokerManager:
         if read_timeout <= 0:
             raise ValueError("read_timeout must be positive")
         self.connections = connections
-        self.journal: OrderSubmitter = journal or OrderJournal(connections.database)
+        if orders is None:
+            # Imported here: bootstrap imports this module (it is the composition root),
+            # and picks the stores over the service's database.
+            from brokerlink.bootstrap import order_stores
+
+            orders = order_stores(connections.database)
+        self.orders = orders
+        self.journal: OrderSubmitter = journal or OrderJournal(orders.intents)
         self.commissions = commissions or CommissionSchedule()
         self.fx = fx
         self.base_currency = base_currency.upper()
@@ -239,14 +251,16 @@ class BrokerManager:
                    market_hours: MarketHours | None = None) -> BrokerManager:
         """A manager over the default (or given) database; ``aclose`` closes it.
 
-        A convenience over ``brokerlink.bootstrap``, which does the wiring.
+        A convenience over ``brokerlink.bootstrap.open_manager``, which does the wiring.
+        Raises as ``bootstrap.open_components``.
         """
         # Imported here: bootstrap imports this module (it is the composition root).
-        from brokerlink.bootstrap import open_connection_service
+        from brokerlink.bootstrap import open_manager
 
-        service = await open_connection_service(actor=actor, database_url=database_url)
-        return cls(service, commissions=commissions, fx=fx, base_currency=base_currency,
-                   read_timeout=read_timeout, market_hours=market_hours, owns_service=True)
+        return await open_manager(actor=actor, database_url=database_url,
+                                  commissions=commissions, fx=fx,
+                                  base_currency=base_currency, read_timeout=read_timeout,
+                                  market_hours=market_hours)
 
     def __repr__(self) -> str:
         return (f"BrokerManager(actor={self.connections.actor!r}, open={len(self._live)}, "
@@ -608,17 +622,17 @@ class BrokerManager:
                 raise NotSupportedError("closed-market policies need the OrderJournal "
                                         "(the queue releases through it)")
             hours = self.market_hours = self.market_hours or MarketHours()
-            queue = OrderQueue(self.connections.database, self.journal, hours)
+            queue = OrderQueue(self.orders.queue, self.journal, hours)
             self._gate = ClosedMarketGate(hours, self.journal, queue)
         return self._gate
 
     async def _key_owner(self, idempotency_key: str) -> str | None:
         """The connection that already took an order under ``idempotency_key``, if any."""
-        repository = getattr(self.journal, "repository", None)
-        if repository is None:
-            return None
+        if not isinstance(self.journal, OrderJournal):
+            return None  # another submitter keeps its keys where the manager cannot look
+        intents = self.journal.repository
         for record in await self.connections.list():
-            if await repository.by_key(record.id, idempotency_key) is not None:
+            if await intents.by_key(record.id, idempotency_key) is not None:
                 return record.id
         return None
 

@@ -39,9 +39,8 @@ from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import OrderRequest, OrderResult
 from brokerlink.core.values import utc_now
 from brokerlink.manager.journal import OrderJournal, check_idempotency_key
+from brokerlink.manager.order_stores import OrderQueueStore, QueuedOrderRecord, QueueStatus
 from brokerlink.sim.calendar import ExchangeCalendar, MarketCalendar, MarketSession
-from brokerlink.storage.engine import Database
-from brokerlink.storage.order_queue import OrderQueueRepository, QueuedOrderRecord, QueueStatus
 
 DEFAULT_COLLAR_PCT = Decimal(5)
 """A queued order is refused at release when the price moved more than this (percent)."""
@@ -135,12 +134,13 @@ def _price_of(last: Decimal | None, mid: Decimal | None) -> Decimal | None:
 
 
 class OrderQueue:
-    """Durable orders waiting for the open (see the module docstring)."""
+    """Durable orders waiting for the open (see the module docstring), kept in
+    ``store`` (``bootstrap.order_stores(database).queue`` over the database)."""
 
-    def __init__(self, database: Database, journal: OrderJournal, hours: MarketHours, *,
+    def __init__(self, store: OrderQueueStore, journal: OrderJournal, hours: MarketHours, *,
                  collar_pct: Decimal | None = DEFAULT_COLLAR_PCT,
                  expiry: timedelta = DEFAULT_QUEUE_EXPIRY) -> None:
-        self.repository = OrderQueueRepository(database)
+        self.repository: OrderQueueStore = store
         self.journal = journal
         self.hours = hours
         self.collar_pct = collar_pct

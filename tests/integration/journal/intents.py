@@ -8,10 +8,10 @@ from datetime import datetime
 from brokerlink.core.enums import OrderStatus
 from brokerlink.core.models import OrderRequest
 from brokerlink.manager.journal import order_fingerprint
-from brokerlink.storage.journal import IntentRecord, JournalRepository
+from brokerlink.manager.order_stores import IntentRecord, IntentStore
 
 
-async def insert_crashed_intent(repository: JournalRepository, *, connection_id: str,
+async def insert_crashed_intent(repository: IntentStore, *, connection_id: str,
                                 account_id: str, order: OrderRequest, now: datetime) -> None:
     """Store ``order``'s intent as written before sending, with no answer recorded: the
     state a process leaves when it dies between writing the intent and the reply."""

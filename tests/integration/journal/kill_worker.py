@@ -13,17 +13,17 @@ import sys
 
 from brokerlink.adapters._shared import RetryPolicy
 from brokerlink.adapters.alpaca import AlpacaAuth, AlpacaBroker, AlpacaConfig
+from brokerlink.bootstrap import order_journal
 from brokerlink.core.enums import OrderSide
 from brokerlink.core.errors import BrokerError
 from brokerlink.core.models import OrderRequest
-from brokerlink.manager.journal import OrderJournal
 from brokerlink.storage.engine import open_database
 
 
 async def main() -> None:
     config = json.loads(await asyncio.to_thread(sys.stdin.readline))
     database = await open_database(config["database_url"])
-    journal = OrderJournal(database)
+    journal = order_journal(database)
     broker = AlpacaBroker(AlpacaAuth(key_id=config["key_id"], secret_key=config["secret"]),
                           config=AlpacaConfig.emulator(config["url"]),
                           retry=RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0))

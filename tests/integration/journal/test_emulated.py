@@ -10,11 +10,11 @@ import asyncio
 
 import pytest
 
+from brokerlink.bootstrap import order_journal
 from brokerlink.core.enums import OrderSide, OrderStatus
 from brokerlink.core.errors import RequestTimeoutError
 from brokerlink.core.interface import BrokerInterface
 from brokerlink.core.models import Order, OrderRequest, OrderResult
-from brokerlink.manager.journal import OrderJournal
 from brokerlink.manager.journal_feed import JournalFeed, is_order_event
 from brokerlink.manager.sync import SyncEngine, SyncTarget
 from brokerlink.storage.engine import Database
@@ -29,7 +29,7 @@ async def test_dropped_answer_is_resolved_by_client_order_id(database: Database,
                                  tradier=int(kind == "tradier")) as [account]:
         await account.fault(kind="drop_after", method="POST", path=ORDER_PATHS[kind],
                             count=1)
-        journal = OrderJournal(database)
+        journal = order_journal(database)
         order = OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=2)
         result = await journal.submit(connection_id=account.connection_id,
                                       account_id=account.account_id,
@@ -92,7 +92,7 @@ async def test_late_placement_on_alpaca_is_proved_by_a_same_id_resend(
         held = await account.fault(kind="late_placement", method="POST",
                                    path=ORDER_PATHS["alpaca"], delay=60, count=1)
         broker = GivesUp(account.broker)
-        journal = OrderJournal(database)
+        journal = order_journal(database)
         order = OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=1)
         result = await journal.submit(connection_id=account.connection_id,
                                       account_id=account.account_id, broker=broker,
@@ -115,7 +115,7 @@ async def test_late_placement_on_tradier_stays_unknown_and_the_sync_attaches_it(
         held = await account.fault(kind="late_placement", method="POST",
                                    path=ORDER_PATHS["tradier"], delay=60, count=1)
         broker = GivesUp(account.broker)
-        journal = OrderJournal(database)
+        journal = order_journal(database)
         engine = SyncEngine([SyncTarget(account.connection_id, account.broker)])
         feed = JournalFeed(engine.subscribe(is_order_event), journal)
         order = OrderRequest(symbol="AAPL", side=OrderSide.BUY, quantity=1)
@@ -136,7 +136,7 @@ async def test_late_placement_on_tradier_stays_unknown_and_the_sync_attaches_it(
                 assert (intent.status, intent.not_sent) == (OrderStatus.UNKNOWN, False)
                 assert await account.placed() == {}
                 # A restart's reconcile inside the window: still not "not sent".
-                report = await OrderJournal(database).reconcile(
+                report = await order_journal(database).reconcile(
                     {account.connection_id: account.broker})
                 assert [r.client_order_id for r in report.unresolved] == [
                     order.client_order_id]
@@ -165,7 +165,7 @@ async def test_malformed_acknowledgement_is_ambiguous(database: Database, kind: 
                             count=1)
         await account.fault(kind="error", status=503, method="GET",
                             path=LOOKUP_PATHS[kind])
-        journal = OrderJournal(database)
+        journal = order_journal(database)
         order = OrderRequest(symbol="MSFT", side=OrderSide.BUY, quantity=1)
         with pytest.raises(RequestTimeoutError) as unknown:
             await journal.submit(connection_id=account.connection_id,

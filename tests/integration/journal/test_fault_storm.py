@@ -59,6 +59,7 @@ from typing import Any
 
 import pytest
 
+from brokerlink.bootstrap import order_journal
 from brokerlink.core.enums import OrderSide, OrderStatus, OrderType
 from brokerlink.core.errors import BrokerError
 from brokerlink.core.models import Order, OrderRequest, OrderResult
@@ -356,7 +357,7 @@ async def test_orders_under_faults(database: Database) -> None:
         plans = _plans(accounts, opening)
         connection_ids = [a.connection_id for a in accounts]
         clock = Clock()
-        journal = OrderJournal(database, clock=clock)
+        journal = order_journal(database, clock=clock)
         engine = SyncEngine([SyncTarget(a.connection_id, a.broker, policy=STORM_SYNC)
                              for a in accounts])
         storm = Storm(accounts, journal, engine, opening)

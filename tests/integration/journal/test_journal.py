@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from brokerlink.adapters.paper import PaperBroker
+from brokerlink.bootstrap import order_journal
 from brokerlink.core.enums import OrderSide, OrderStatus
 from brokerlink.core.errors import (
     DuplicateOrderError,
@@ -34,7 +35,7 @@ async def paper() -> PaperBroker:
 
 
 def journal_for(database: Database, broker: PaperBroker) -> OrderJournal:
-    return OrderJournal(database, clock=broker.engine.now)
+    return order_journal(database, clock=broker.engine.now)
 
 
 def buy(symbol: str = "AAPL", quantity: int = 1) -> OrderRequest:
@@ -143,7 +144,7 @@ async def test_unresolvable_stays_unknown_until_reconcile(database: Database) ->
     report = await journal.reconcile({CONN: broker})
     assert [r.client_order_id for r in report.unresolved] == [order.client_order_id]
     broker.unreachable = False
-    report = await OrderJournal(database, clock=inner.engine.now).reconcile({CONN: broker})
+    report = await order_journal(database, clock=inner.engine.now).reconcile({CONN: broker})
     assert [r.client_order_id for r in report.resolved] == [order.client_order_id]
     [order_at_broker] = await inner.get_orders()
     [intent] = await journal.intents()
@@ -157,7 +158,7 @@ async def test_unresolvable_stays_unknown_until_reconcile(database: Database) ->
 
 async def _crashed_intent(database: Database, broker: PaperBroker, order: OrderRequest,
                           now: datetime) -> None:
-    await insert_crashed_intent(OrderJournal(database).repository, connection_id=CONN,
+    await insert_crashed_intent(order_journal(database).repository, connection_id=CONN,
                                 account_id=broker.account_id, order=order, now=now)
 
 

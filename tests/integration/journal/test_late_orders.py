@@ -17,6 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 from brokerlink.adapters.paper import PaperBroker
+from brokerlink.bootstrap import order_journal
 from brokerlink.core.enums import BrokerType, OrderSide, OrderStatus
 from brokerlink.core.errors import (
     BrokerConnectionError,
@@ -69,7 +70,7 @@ def buy(symbol: str = "AAPL", quantity: int = 1) -> OrderRequest:
 def journal(database: Database, clock: Clock) -> OrderJournal:
     # The paper engine is in-process (window 0); posing as a remote broker, the
     # journal uses the remote broker's window, made explicit here.
-    return OrderJournal(database, clock=clock, late_order_window=WINDOW)
+    return order_journal(database, clock=clock, late_order_window=WINDOW)
 
 
 def assert_no_resend_advice(error: RequestTimeoutError) -> None:
@@ -184,7 +185,7 @@ async def test_restart_follows_the_same_rule(database: Database) -> None:
     inner = await paper()
     clock = Clock()
     remote, deduping = buy("SPY"), buy("QQQ")
-    repository = OrderJournal(database).repository
+    repository = order_journal(database).repository
     for connection_id, order in ((CONN, remote), ("conn-dedupe", deduping)):
         await insert_crashed_intent(repository, connection_id=connection_id,
                                     account_id=inner.account_id, order=order,

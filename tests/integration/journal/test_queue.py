@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from brokerlink.adapters.paper import PaperBroker
+from brokerlink.bootstrap import order_stores
 from brokerlink.core.enums import OrderSide, OrderType
 from brokerlink.core.errors import InvalidOrderError, MarketClosedError, OrderNotFoundError
 from brokerlink.core.models import OrderRequest, OrderResult
@@ -39,8 +40,9 @@ class Rig:
         """New journal, hours and queue objects on the same database: a process restart."""
         clock = self.broker.engine.now
         self.hours = MarketHours(clock=clock)
-        self.journal = OrderJournal(self.database, clock=clock)
-        self.queue = OrderQueue(self.database, self.journal, self.hours)
+        stores = order_stores(self.database)
+        self.journal = OrderJournal(stores.intents, clock=clock)
+        self.queue = OrderQueue(stores.queue, self.journal, self.hours)
         self.gate = ClosedMarketGate(self.hours, self.journal, self.queue)
 
     @property

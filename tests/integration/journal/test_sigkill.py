@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from brokerlink.manager.journal import OrderJournal
+from brokerlink.bootstrap import order_journal
 from brokerlink.storage.engine import open_database
 from tests.integration.journal.rigs import emulator_accounts
 from tests.suite import sized
@@ -49,7 +49,7 @@ async def test_sigkill_mid_submission_leaves_nothing_orphaned(tmp_path: Path) ->
     database = await open_database(url)
     async with emulator_accounts(alpaca=ACCOUNTS) as accounts:
         brokers = {f"{a.connection_id}:{a.account_id}": a.broker for a in accounts}
-        journal = OrderJournal(database)
+        journal = order_journal(database)
         upcoming = await _spawn()
         busy_kills = 0
         try:

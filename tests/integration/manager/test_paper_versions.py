@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
+from brokerlink.adapters._shared.state import BrokerStateStore
+from brokerlink.bootstrap import broker_state_stores
 from brokerlink.core.values import utc_now
-from brokerlink.manager.broker_state import DatabaseStateStore, VersionReads
 from brokerlink.storage.broker_state import BrokerStateRepository
 from brokerlink.storage.connections import ConnectionRepository
 from brokerlink.storage.engine import Database, open_database
@@ -49,13 +50,20 @@ def version_queries(database: Database) -> Iterator[list[str]]:
         event.remove(database.engine.sync_engine, "before_cursor_execute", record)
 
 
+def _stores(database: Database, ids: list[str]) -> list[BrokerStateStore]:
+    """The stores of ``ids`` as the connection service gets them (one
+    ``bootstrap.broker_state_stores`` over the database)."""
+    states = broker_state_stores(database)
+    return [states.store_for(connection_id, broker="paper") for connection_id in ids]
+
+
 async def test_checks_asked_together_share_one_query(database: Database) -> None:
     ids = await _paper_connections(database, 40)
     repository = BrokerStateRepository(database)
     for number, connection_id in enumerate(ids[:30]):
         for version in range(number % 3 + 1):
             await repository.save(connection_id, "{}", expected_version=version)
-    stores = [DatabaseStateStore(database, connection_id, broker="paper") for connection_id in ids]
+    stores = _stores(database, ids)
 
     with version_queries(database) as queries:
         versions = await asyncio.gather(*(store.version() for store in stores),
@@ -63,7 +71,11 @@ async def test_checks_asked_together_share_one_query(database: Database) -> None
     assert versions[:40] == [number % 3 + 1 for number in range(30)] + [None] * 10
     assert versions[40:] == versions[:5]
     assert len(queries) == 1
-    assert VersionReads.of(database) is VersionReads.of(database)
+    # Stores from different ``broker_state_stores`` calls batch apart (nothing global).
+    apart = _stores(database, ids[:2]) + _stores(database, ids[2:4])
+    with version_queries(database) as queries:
+        assert await asyncio.gather(*(store.version() for store in apart)) == [1, 2, 3, 1]
+    assert len(queries) == 2
 
 
 async def test_a_check_sees_every_save_committed_before_it(database: Database,
@@ -73,8 +85,7 @@ async def test_a_check_sees_every_save_committed_before_it(database: Database,
     other = await open_database(db_target.url, schema=db_target.schema)
     try:
         writer = BrokerStateRepository(other)
-        stores = {connection_id: DatabaseStateStore(database, connection_id, broker="paper")
-                  for connection_id in ids}
+        stores = dict(zip(ids, _stores(database, ids), strict=True))
 
         async def save_then_check(connection_id: str) -> None:
             for expected in range(6):
@@ -97,7 +108,7 @@ async def test_a_failed_query_fails_its_waiters_and_the_next_one_runs(
         database: Database) -> None:
     ids = await _paper_connections(database, 3)
     await BrokerStateRepository(database).save(ids[0], "{}", expected_version=0)
-    stores = [DatabaseStateStore(database, connection_id, broker="paper") for connection_id in ids]
+    stores = _stores(database, ids)
     async with database.transaction() as conn:
         await conn.execute(text("ALTER TABLE paper_accounts RENAME TO paper_accounts_away"))
     try:
@@ -113,7 +124,7 @@ async def test_a_failed_query_fails_its_waiters_and_the_next_one_runs(
 async def test_a_cancelled_check_leaves_the_others_answered(database: Database) -> None:
     ids = await _paper_connections(database, 4)
     await BrokerStateRepository(database).save(ids[1], "{}", expected_version=0)
-    stores = [DatabaseStateStore(database, connection_id, broker="paper") for connection_id in ids]
+    stores = _stores(database, ids)
     checks = [asyncio.create_task(store.version()) for store in stores]
     await asyncio.sleep(0)
     checks[0].cancel()

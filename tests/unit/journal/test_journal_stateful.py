@@ -25,11 +25,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from brokerlink.adapters.paper import PaperBroker
+from brokerlink.bootstrap import order_journal
 from brokerlink.core.enums import OrderSide, OrderStatus, OrderType
 from brokerlink.core.errors import BrokerError, DuplicateOrderError, RequestTimeoutError
 from brokerlink.core.lifecycle import LEGAL_TRANSITIONS
 from brokerlink.core.models import OrderRequest, OrderResult
-from brokerlink.manager.journal import OrderJournal
 from brokerlink.storage.engine import Database, open_database
 from tests.contract.harness import SESSION_START
 from tests.dbfixtures import POSTGRES_URL, postgres_reachable
@@ -86,7 +86,7 @@ class JournalMachine(RuleBasedStateMachine):
         self.inner = PaperBroker(market="always_open", start=SESSION_START, cash=10_000_000)
         self.run(self.inner.connect())
         self.broker = CountingBroker(self.inner)
-        self.journal = OrderJournal(self.database, clock=self.inner.engine.now)
+        self.journal = order_journal(self.database, clock=self.inner.engine.now)
         self.replies: dict[str, tuple[str, object]] = {}   # key -> (fingerprint, reply)
         self.seen: dict[str, OrderStatus] = {}
 
@@ -148,7 +148,7 @@ class JournalMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        self.journal = OrderJournal(self.database, clock=self.inner.engine.now)
+        self.journal = order_journal(self.database, clock=self.inner.engine.now)
         report = self.run(self.journal.reconcile({CONN: self.broker}))
         assert report.clean
         intents = self.run(self.journal.intents())
