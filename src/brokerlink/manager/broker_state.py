@@ -119,7 +119,7 @@ class DatabaseStateStore:
 
     def __init__(self, rows: BrokerStateRows, versions: VersionReads, connection_id: str,
                  *, broker: str) -> None:
-        self._repository = rows
+        self._rows = rows
         self._versions = versions
         self.connection_id = connection_id
         self.broker = broker
@@ -128,13 +128,13 @@ class DatabaseStateStore:
         return await self._versions.version(self.connection_id)
 
     async def load(self) -> StoredBrokerState | None:
-        record = await self._repository.get(self.connection_id)
+        record = await self._rows.get(self.connection_id)
         return None if record is None else StoredBrokerState(record.version, record.state)
 
     async def save(self, state: str, *, expected_version: int) -> int:
-        """See ``BrokerStateStore.save``; the repository's errors become the store's."""
+        """See ``BrokerStateStore.save``; the rows' errors become the store's."""
         try:
-            return await self._repository.save(self.connection_id, state,
+            return await self._rows.save(self.connection_id, state,
                                                expected_version=expected_version)
         except StateVersionConflictError as exc:
             if exc.found is None and expected_version > 0:
