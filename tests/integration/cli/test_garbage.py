@@ -24,7 +24,7 @@ QUANTITIES = {"1e-400": "too small", "١٢": "ASCII digits", "1e400": "too large
 LIMITS = {"0.0000001": "tick", "1.001": "tick", "1e400": "too large", "١٢": "ASCII",
           "-1": "limit", "1e-400": "too small"}
 CASH = {"1e400": "too large", "١٢": "ASCII", "-1": "zero or more", "nan": "ASCII",
-        "1E+9999999999": "ASCII", "0.0000001": "whole cents", "99999999999999999999":
+        "1E+9999999999": "too large", "0.0000001": "whole cents", "99999999999999999999":
         "too large"}
 
 
