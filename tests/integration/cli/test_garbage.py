@@ -17,7 +17,7 @@ from tests.dbfixtures import DbTarget
 runner = CliRunner()
 
 QUANTITIES = {"1e-400": "too small", "١٢": "ASCII digits", "1e400": "too large",
-              "99999999999999999999": "too large", "1E+9999999999": "ASCII digits",
+              "99999999999999999999": "too large", "1E+9999999999": "too large",
               "0.0000000001": "decimal places", "1e-7": "decimal places", "nan": "ASCII",
               "inf": "ASCII", "-5": "greater than zero", "0": "greater than zero",
               "1_000": "ASCII", "": "ASCII"}
